@@ -1,0 +1,1 @@
+"""jackpot_pipeline: calibrated football match probabilities on Dagster software-defined assets."""
