@@ -24,6 +24,7 @@ class Settings:
     warehouse_path: Path = DATA_DIR / "warehouse.duckdb"
     raw_dir: Path = DATA_DIR / "raw"
     football_data_dir: Path = DATA_DIR / "football-data"
+    margin_method: str = "shin"  # multiplicative | additive | power | shin
     # Dixon-Coles
     rho: float = -0.13  # initial dependence parameter
     xi: float = 0.0065  # time decay per day (half-life ≈ 107 days)

@@ -1,0 +1,404 @@
+"""Parse football-data.co.uk CSV files into normalized match and long-form odds frames.
+
+The site's files (https://www.football-data.co.uk/notes.txt) carry one row per match with
+results and a varying set of bookmaker columns: ``<BK>H/D/A`` are pre-closing 1X2 prices (the
+snapshot taken a few days before kickoff, stored here as phase ``opening``), ``<BK>CH/CD/CA``
+closing prices, ``<BK>>2.5`` / ``<BK><2.5`` over/under 2.5 goals (closing with ``C``).
+
+Errors that make a whole file unusable raise :class:`FootballDataError`; problems confined to
+rows become data-quality records (``ParsedFile.issues``) and never silently change a number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from jackpot_pipeline.core.teams import team_id_for
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("Div", "Date", "HomeTeam", "AwayTeam", "FTHG", "FTAG", "FTR")
+UK = ZoneInfo("Europe/London")
+MIN_PRICE, MAX_PRICE = 1.01, 1000.0
+
+#: 1X2 bookmaker column prefixes → bookmaker keys.
+BOOKMAKERS_1X2: dict[str, str] = {
+    "B365": "bet365",
+    "BW": "bwin",
+    "GB": "gamebookers",
+    "IW": "interwetten",
+    "LB": "ladbrokes",
+    "PS": "pinnacle",
+    "WH": "william_hill",
+    "SJ": "stan_james",
+    "VC": "vc_bet",
+    "BS": "blue_square",
+    "1XB": "1xbet",
+    "BF": "betfair_sportsbook",
+    "BFD": "betfred",
+    "BMGM": "betmgm",
+    "BV": "betvictor",
+    "CL": "coral",
+    "BFE": "betfair_exchange",
+    "Max": "market_max",
+    "Avg": "market_avg",
+    "BbMx": "betbrain_max",
+    "BbAv": "betbrain_avg",
+}
+#: Over/under 2.5 column prefixes → bookmaker keys.
+BOOKMAKERS_OU: dict[str, str] = {
+    "B365": "bet365",
+    "P": "pinnacle",
+    "Max": "market_max",
+    "Avg": "market_avg",
+    "BFE": "betfair_exchange",
+    "BbMx": "betbrain_max",
+    "BbAv": "betbrain_avg",
+}
+OUTCOMES_1X2: dict[str, str] = {"H": "home", "D": "draw", "A": "away"}
+OUTCOMES_OU: dict[str, str] = {">2.5": "over", "<2.5": "under"}
+#: Market-probability sources in order of preference: (label, bookmaker, phase).
+MARKET_SOURCES: tuple[tuple[str, str, str], ...] = (
+    ("pinnacle_closing", "pinnacle", "closing"),
+    ("market_avg_closing", "market_avg", "closing"),
+    ("pinnacle_opening", "pinnacle", "opening"),
+    ("market_avg_opening", "market_avg", "opening"),
+    ("betbrain_avg_opening", "betbrain_avg", "opening"),
+)
+
+MATCH_COLUMNS: tuple[str, ...] = (
+    "match_id",
+    "league",
+    "season",
+    "match_date",
+    "kickoff_time",
+    "kickoff_utc",
+    "home_team",
+    "away_team",
+    "home_team_id",
+    "away_team_id",
+    "home_goals",
+    "away_goals",
+    "result",
+    "ht_home_goals",
+    "ht_away_goals",
+    "ht_result",
+    "source_row",
+)
+ODDS_COLUMNS: tuple[str, ...] = ("match_id", "bookmaker", "market", "outcome", "phase", "price")
+ISSUE_COLUMNS: tuple[str, ...] = ("row_number", "match_id", "severity", "issue_type", "detail")
+
+
+class FootballDataError(ValueError):
+    """A football-data file that cannot be ingested at all (nothing is written)."""
+
+
+@dataclass(frozen=True)
+class OddsColumn:
+    """Meaning of one odds column: bookmaker key, market, outcome and phase."""
+
+    bookmaker: str
+    market: str  # "1X2" or "OU2.5"
+    outcome: str  # home/draw/away or over/under
+    phase: str  # "opening" (football-data's pre-closing snapshot) or "closing"
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """One parsed file: matches, long odds and row-level data-quality records."""
+
+    matches: pd.DataFrame
+    odds: pd.DataFrame
+    issues: pd.DataFrame
+    raw: pd.DataFrame  # the kept source rows as text, with match_id and source_row
+    encoding: str
+    rows_read: int
+    blank_rows: int
+
+
+def _odds_column_map() -> dict[str, OddsColumn]:
+    """Every known odds column name → its meaning (names are unambiguous by construction)."""
+    mapping: dict[str, OddsColumn] = {}
+    for phase, infix in (("opening", ""), ("closing", "C")):
+        for code, bookmaker in BOOKMAKERS_1X2.items():
+            for suffix, outcome in OUTCOMES_1X2.items():
+                mapping[f"{code}{infix}{suffix}"] = OddsColumn(bookmaker, "1X2", outcome, phase)
+        for code, bookmaker in BOOKMAKERS_OU.items():
+            for suffix, outcome in OUTCOMES_OU.items():
+                mapping[f"{code}{infix}{suffix}"] = OddsColumn(bookmaker, "OU2.5", outcome, phase)
+    return mapping
+
+
+ODDS_COLUMN_MAP: dict[str, OddsColumn] = _odds_column_map()
+
+
+def season_code(season: str) -> str:
+    """'2019-20' → '1920' (football-data's folder name)."""
+    start, end = season.split("-")
+    return f"{start[2:]}{end}"
+
+
+def season_bounds(season: str) -> tuple[date, date]:
+    """First and last admissible match date of a season: 1 July to 31 August of the next year.
+
+    The window is wider than a normal season because 2019-20 ran to August 2020 (COVID-19).
+    """
+    start_year = int(season[:4])
+    return date(start_year, 7, 1), date(start_year + 1, 8, 31)
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Decode as UTF-8 (BOM stripped), falling back to latin-1; returns (text, encoding)."""
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def read_rows(text: str) -> tuple[list[str], list[list[str]], int]:
+    """Split CSV text into header and rows, dropping blank rows (all cells empty).
+
+    Raises FootballDataError for an empty file, a header without the required columns, or a
+    row whose field count differs from the header's (a truncated or corrupted file).
+    """
+    records = list(csv.reader(io.StringIO(text)))
+    if not records or not any(cell.strip() for cell in records[0]):
+        raise FootballDataError("empty file: no header row")
+    header = [cell.strip() for cell in records[0]]
+    while header and header[-1] == "":
+        header.pop()
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise FootballDataError(
+            f"wrong header: required columns missing: {', '.join(missing)} "
+            f"(found: {', '.join(header[:12])}{', …' if len(header) > 12 else ''})"
+        )
+    rows: list[list[str]] = []
+    blank = 0
+    for line_number, record in enumerate(records[1:], start=2):
+        if not any(cell.strip() for cell in record):
+            blank += 1
+            continue
+        trimmed = record[: len(header)] if not any(record[len(header) :]) else record
+        if len(trimmed) != len(header):
+            raise FootballDataError(
+                f"truncated or corrupt file: line {line_number} has {len(record)} fields, "
+                f"header has {len(header)}"
+            )
+        rows.append(trimmed)
+    if not rows:
+        raise FootballDataError("empty file: header only, no match rows")
+    return header, rows, blank
+
+
+def parse_dates(values: pd.Series) -> pd.Series:
+    """Parse 'dd/mm/yy' and 'dd/mm/yyyy' dates; anything else becomes NaT."""
+    text = values.str.strip()
+    long = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
+    short = pd.to_datetime(text.where(text.str.len() == 8), format="%d/%m/%y", errors="coerce")
+    return long.fillna(short)
+
+
+def _kickoff(match_dates: pd.Series, times: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Kickoff as given ('HH:MM', UK local time) and as a UTC timestamp (missing where absent)."""
+    text = times.str.strip()
+    offset = pd.to_timedelta(
+        text.where(text.str.fullmatch(r"\d{1,2}:\d{2}")) + ":00", errors="coerce"
+    )
+    local = (match_dates + offset).dt.tz_localize(UK, ambiguous="NaT", nonexistent="NaT")
+    return text.where(offset.notna()), local.dt.tz_convert("UTC")
+
+
+def _goals(values: pd.Series) -> pd.Series:
+    """Goals as nullable integers; anything that is not a non-negative integer becomes <NA>."""
+    text = values.str.strip()
+    valid = text.str.fullmatch(r"\d{1,2}")
+    return pd.to_numeric(text.where(valid), errors="coerce").astype("Int64")
+
+
+def _result(home: pd.Series, away: pd.Series) -> pd.Series:
+    """'H', 'D' or 'A' from goals (<NA> where goals are missing)."""
+    diff = (home - away).astype("Float64")
+    out = pd.Series(pd.NA, index=home.index, dtype="string")
+    out[diff > 0] = "H"
+    out[diff == 0] = "D"
+    out[diff < 0] = "A"
+    return out
+
+
+def _issue(row: int | None, match_id: str | None, severity: str, kind: str, detail: str) -> dict:
+    return {
+        "row_number": row,
+        "match_id": match_id,
+        "severity": severity,
+        "issue_type": kind,
+        "detail": detail,
+    }
+
+
+def build_match_ids(
+    league: str, dates: pd.Series, home_ids: pd.Series, away_ids: pd.Series
+) -> pd.Series:
+    """Deterministic, readable match id: '<league>-<yyyymmdd>-<home_id>-<away_id>'."""
+    day = dates.dt.strftime("%Y%m%d")
+    return league + "-" + day + "-" + home_ids + "-" + away_ids
+
+
+def parse_football_data(data: bytes, league: str, season: str) -> ParsedFile:
+    """Parse one football-data file of ``league`` × ``season`` into normalized frames."""
+    if not data.strip():
+        raise FootballDataError("empty file: 0 bytes of content")
+    text, encoding = decode(data)
+    header, rows, blank = read_rows(text)
+    raw = pd.DataFrame(rows, columns=header, dtype="string").fillna("")
+    issues: list[dict] = []
+    if encoding == "latin-1":
+        issues.append(
+            _issue(None, None, "warning", "encoding", "file is not valid UTF-8: read as latin-1")
+        )
+    if blank:
+        issues.append(_issue(None, None, "info", "blank_rows", f"{blank} blank row(s) dropped"))
+
+    row_number = pd.Series(np.arange(2, len(raw) + 2), index=raw.index)
+    divs = raw["Div"].str.strip()
+    wrong_div = divs != league
+    for idx in raw.index[wrong_div]:
+        issues.append(
+            _issue(
+                int(row_number[idx]),
+                None,
+                "error",
+                "wrong_league",
+                f"Div is {divs[idx]!r}, expected {league!r}: row dropped",
+            )
+        )
+    match_dates = parse_dates(raw["Date"])
+    for idx in raw.index[match_dates.isna() & ~wrong_div]:
+        issues.append(
+            _issue(
+                int(row_number[idx]),
+                None,
+                "error",
+                "bad_date",
+                f"unparseable date {raw.at[idx, 'Date']!r} (expected dd/mm/yy or dd/mm/yyyy): "
+                "row dropped",
+            )
+        )
+    home_names = raw["HomeTeam"].str.strip()
+    away_names = raw["AwayTeam"].str.strip()
+    no_team = (home_names == "") | (away_names == "")
+    for idx in raw.index[no_team & ~wrong_div & match_dates.notna()]:
+        issues.append(
+            _issue(int(row_number[idx]), None, "error", "missing_team", "empty team name: dropped")
+        )
+    keep = ~wrong_div & match_dates.notna() & ~no_team
+    raw, match_dates, row_number = raw[keep], match_dates[keep], row_number[keep]
+    home_names, away_names = home_names[keep], away_names[keep]
+
+    home_ids = home_names.map(lambda name: team_id_for(name, league)).astype("string")
+    away_ids = away_names.map(lambda name: team_id_for(name, league)).astype("string")
+    match_ids = build_match_ids(league, match_dates, home_ids, away_ids)
+
+    times = raw["Time"] if "Time" in raw.columns else pd.Series("", index=raw.index)
+    kickoff_time, kickoff_utc = _kickoff(match_dates, times.astype("string"))
+    home_goals, away_goals = _goals(raw["FTHG"]), _goals(raw["FTAG"])
+    ht_home = _goals(raw["HTHG"]) if "HTHG" in raw.columns else pd.Series(pd.NA, index=raw.index)
+    ht_away = _goals(raw["HTAG"]) if "HTAG" in raw.columns else pd.Series(pd.NA, index=raw.index)
+    ht_result = raw["HTR"].str.strip() if "HTR" in raw.columns else ""
+    matches = pd.DataFrame(
+        {
+            "match_id": match_ids,
+            "league": league,
+            "season": season,
+            "match_date": match_dates.dt.normalize(),
+            "kickoff_time": kickoff_time,
+            "kickoff_utc": kickoff_utc,
+            "home_team": raw["HomeTeam"].str.strip(),
+            "away_team": raw["AwayTeam"].str.strip(),
+            "home_team_id": home_ids,
+            "away_team_id": away_ids,
+            "home_goals": home_goals,
+            "away_goals": away_goals,
+            "result": raw["FTR"].str.strip(),
+            "ht_home_goals": ht_home.astype("Int64"),
+            "ht_away_goals": ht_away.astype("Int64"),
+            "ht_result": ht_result,
+            "source_row": row_number.astype("int64"),
+        }
+    ).reset_index(drop=True)
+    raw = raw.assign(match_id=match_ids, source_row=row_number).reset_index(drop=True)
+    odds, odds_issues = melt_odds(raw)
+    issues.extend(odds_issues)
+    return ParsedFile(
+        matches=matches,
+        odds=odds,
+        issues=pd.DataFrame(issues, columns=list(ISSUE_COLUMNS)),
+        raw=raw,
+        encoding=encoding,
+        rows_read=len(rows),
+        blank_rows=blank,
+    )
+
+
+def melt_odds(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+    """Long odds rows from the known odds columns; non-numeric cells become quality records."""
+    columns = [c for c in raw.columns if c in ODDS_COLUMN_MAP]
+    if not columns:
+        return pd.DataFrame(columns=list(ODDS_COLUMNS)), []
+    wide = raw[["match_id", "source_row", *columns]].melt(
+        id_vars=["match_id", "source_row"], var_name="column", value_name="text"
+    )
+    wide["text"] = wide["text"].str.strip()
+    wide = wide[wide["text"] != ""]
+    wide["price"] = pd.to_numeric(wide["text"], errors="coerce")
+    bad = wide[wide["price"].isna()]
+    issues = [
+        _issue(
+            int(r.source_row),
+            str(r.match_id),
+            "error",
+            "bad_odds",
+            f"column {r.column}: {r.text!r} is not a number: price dropped",
+        )
+        for r in bad.itertuples()
+    ]
+    wide = wide[wide["price"].notna()]
+    meaning = pd.DataFrame.from_dict(
+        {c: vars(ODDS_COLUMN_MAP[c]) for c in columns}, orient="index"
+    ).rename_axis("column")
+    long = wide.join(meaning, on="column")
+    return long[list(ODDS_COLUMNS)].reset_index(drop=True), issues
+
+
+def select_market_odds(matches: pd.DataFrame, odds: pd.DataFrame) -> pd.DataFrame:
+    """Per match the 1X2 prices used for market probabilities, by preference of source.
+
+    Pinnacle closing, else market-average closing, else Pinnacle / market-average / BetBrain
+    average pre-closing ('opening'); only prices in [1.01, 1000] count. Returns match_id, odds_source, odds_home/draw/away; matches
+    without a complete triple in any source get odds_source None and NaN prices.
+    """
+    one_x_two = odds[(odds["market"] == "1X2") & odds["price"].between(MIN_PRICE, MAX_PRICE)]
+    triples = one_x_two.pivot_table(
+        index=["match_id", "bookmaker", "phase"], columns="outcome", values="price", aggfunc="first"
+    ).reindex(columns=["home", "draw", "away"])
+    triples = triples.dropna()
+    chosen = pd.DataFrame(
+        {"match_id": matches["match_id"], "odds_source": None}, dtype=object
+    ).set_index("match_id")
+    prices = pd.DataFrame(
+        np.nan, index=chosen.index, columns=["odds_home", "odds_draw", "odds_away"]
+    )
+    for label, bookmaker, phase in reversed(MARKET_SOURCES):
+        try:
+            block = triples.xs((bookmaker, phase), level=("bookmaker", "phase"))
+        except KeyError:
+            continue
+        block = block[block.index.isin(chosen.index)]
+        chosen.loc[block.index, "odds_source"] = label
+        prices.loc[block.index] = block.to_numpy()
+    return chosen.join(prices).reset_index()
