@@ -142,15 +142,18 @@ def apply_checks(
             continue
         if spec.frame == "matches":
             bad = failures.get("source_row", None)
-            drop = matches["source_row"].isin(bad) if bad is not None else matches[
-                "match_id"
-            ].isin(failures["match_id"])
+            drop = (
+                matches["source_row"].isin(bad)
+                if bad is not None
+                else matches["match_id"].isin(failures["match_id"])
+            )
             matches = matches[~drop]
         else:
             keys = [c for c in failures.columns if c in odds.columns]
             odds = _anti_join(odds, failures[keys], keys, closing_only=spec.frame == "overrounds")
     odds = odds[odds["match_id"].isin(matches["match_id"])]
-    frame = pd.concat([r for r in records if not r.empty], ignore_index=True)
+    kept = [r for r in records if not r.empty]
+    frame = pd.concat(kept, ignore_index=True) if kept else records[0]
     return matches.reset_index(drop=True), odds.reset_index(drop=True), frame
 
 
@@ -283,7 +286,15 @@ def _cell(value: object) -> str:
 
 def _records_frame(records: pd.DataFrame, request: IngestRequest, blob: StoredBlob) -> pd.DataFrame:
     frame = records.reindex(
-        columns=["check_name", "severity", "issue_type", "match_id", "row_number", "detail", "action"]
+        columns=[
+            "check_name",
+            "severity",
+            "issue_type",
+            "match_id",
+            "row_number",
+            "detail",
+            "action",
+        ]
     )
     return frame.assign(
         source=SOURCE,

@@ -54,7 +54,9 @@ CHECKS: tuple[CheckSpec, ...] = (
         "error",
         "full-time goals are non-negative integers",
         ("match_id",),
-        lambda E, p: E.ExpectColumnValuesToMatchRegex(column="goals_text", regex=r"^\d{1,2}-\d{1,2}$"),
+        lambda E, p: E.ExpectColumnValuesToMatchRegex(
+            column="goals_text", regex=r"^\d{1,2}-\d{1,2}$"
+        ),
     ),
     CheckSpec(
         "result_agrees_with_goals",
@@ -100,7 +102,9 @@ CHECKS: tuple[CheckSpec, ...] = (
         "error",
         "every decimal price lies in [1.01, 1000]",
         ("match_id", "bookmaker", "market", "outcome", "phase"),
-        lambda E, p: E.ExpectColumnValuesToBeBetween(column="price", min_value=1.01, max_value=1000),
+        lambda E, p: E.ExpectColumnValuesToBeBetween(
+            column="price", min_value=1.01, max_value=1000
+        ),
     ),
     CheckSpec(
         "closing_overround_in_range",
@@ -108,7 +112,9 @@ CHECKS: tuple[CheckSpec, ...] = (
         "error",
         "each bookmaker's closing 1X2 overround lies in [0 %, 15 %]",
         ("match_id", "bookmaker"),
-        lambda E, p: E.ExpectColumnValuesToBeBetween(column="overround", min_value=0.0, max_value=0.15),
+        lambda E, p: E.ExpectColumnValuesToBeBetween(
+            column="overround", min_value=0.0, max_value=0.15
+        ),
     ),
     CheckSpec(
         "closing_overround_typical",
@@ -130,13 +136,18 @@ def validation_frames(parsed: ParsedFile) -> dict[str, pd.DataFrame]:
     goals_text = parsed.raw["FTHG"].str.strip() + "-" + parsed.raw["FTAG"].str.strip()
     matches["goals_text"] = goals_text.to_numpy()
     diff = (matches["home_goals"] - matches["away_goals"]).astype("Float64")
-    matches["result_from_goals"] = pd.Series(
-        pd.NA, index=matches.index, dtype="string"
-    ).mask(diff > 0, "H").mask(diff == 0, "D").mask(diff < 0, "A")
+    matches["result_from_goals"] = (
+        pd.Series(pd.NA, index=matches.index, dtype="string")
+        .mask(diff > 0, "H")
+        .mask(diff == 0, "D")
+        .mask(diff < 0, "A")
+    )
     matches["result"] = matches["result"].replace("", pd.NA)
     odds = parsed.odds
     closing = odds[
-        (odds["market"] == "1X2") & (odds["phase"] == "closing") & ~odds["bookmaker"].isin(NOT_BOOKS)
+        (odds["market"] == "1X2")
+        & (odds["phase"] == "closing")
+        & ~odds["bookmaker"].isin(NOT_BOOKS)
     ]
     books = closing.pivot_table(
         index=["match_id", "bookmaker"], columns="outcome", values="price", aggfunc="first"

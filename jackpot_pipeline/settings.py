@@ -36,7 +36,10 @@ class Settings:
     min_calibration_samples: int = 30
     calibration_bins: int = 10
     # Data quality
-    strict_mode: bool = False  # reject rows failing error-severity checks instead of logging
+    # Strict (default): rows failing an error-severity check are rejected (and logged with
+    # action "rejected"); off: they are kept, logged, and the failed blocking check stops
+    # downstream assets.
+    strict_mode: bool = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -124,7 +124,7 @@ def test_alias_table_lists_every_football_data_name(
 ) -> None:
     shipped = {alias.alias: alias for alias in resolver.aliases}
     assert len(shipped) == len(resolver.aliases)  # one row per spelling
-    assert {alias.source for alias in resolver.aliases} == {"football-data", "odds-api"}
+    assert {alias.source for alias in resolver.aliases} == {"football-data", "odds-api", "common"}
     for name, league in appearances:
         assert shipped[name] == Alias(name, team_id_for(name, league), "football-data")
         assert resolver.resolve(name, league).team_id == team_id_for(name, league)

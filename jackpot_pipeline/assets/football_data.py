@@ -1,6 +1,5 @@
 """Ingestion of football-data.co.uk files per league × season, with the data-quality checks."""
 
-
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,8 +69,10 @@ def football_data(
         league, season = split_key(key)
         source_file = football_data_source.fetch(league, season)
         if source_file is None:
-            context.log.warning(f"[{position}/{len(keys)}] {league} {season}: no data for this "
-                                "partition (the source has no file for it)")
+            context.log.warning(
+                f"[{position}/{len(keys)}] {league} {season}: no data for this "
+                "partition (the source has no file for it)"
+            )
             continue
         now = datetime.now(UTC)
         request = IngestRequest(
@@ -105,7 +106,10 @@ def football_data(
         if isinstance(result, dg.MaterializeResult):
             if dg.AssetKey.from_coercible(result.asset_key) in context.selected_asset_keys:
                 yield result
-        elif dg.AssetCheckKey(dg.AssetKey("matches"), result.check_name) in context.selected_asset_check_keys:
+        elif (
+            dg.AssetCheckKey(dg.AssetKey("matches"), result.check_name)
+            in context.selected_asset_check_keys
+        ):
             yield result
 
 
@@ -143,7 +147,9 @@ def materialize_results(summaries: list[IngestSummary]) -> Iterator[dg.Materiali
     common = {
         "partitions": len(summaries),
         "summary": dg.MetadataValue.md(table.to_markdown(index=False)),
-        "checksums": dg.MetadataValue.json({f"{s.league} {s.season}": s.checksum for s in summaries}),
+        "checksums": dg.MetadataValue.json(
+            {f"{s.league} {s.season}": s.checksum for s in summaries}
+        ),
     }
     yield dg.MaterializeResult(
         asset_key="matches",
@@ -157,20 +163,22 @@ def materialize_results(summaries: list[IngestSummary]) -> Iterator[dg.Materiali
         },
     )
     yield dg.MaterializeResult(
-        asset_key="match_odds", metadata={**common, "odds_rows_written": int(table["odds rows"].sum())}
+        asset_key="match_odds",
+        metadata={**common, "odds_rows_written": int(table["odds rows"].sum())},
     )
     yield dg.MaterializeResult(asset_key="market_probabilities", metadata=common)
 
 
-def check_results(
-    summaries: list[IngestSummary], strict: bool
-) -> Iterator[dg.AssetCheckResult]:
+def check_results(summaries: list[IngestSummary], strict: bool) -> Iterator[dg.AssetCheckResult]:
     """One result per check, combined over the partitions of the run. In strict mode an
     error check passes once its failing rows were rejected (the stored data is clean)."""
     for index, spec in enumerate(CHECKS):
         outcomes: list[CheckOutcome] = [s.outcomes[index] for s in summaries]
         failures = pd.concat(
-            [o.failures.assign(partition=f"{s.league} {s.season}") for s, o in zip(summaries, outcomes, strict=True)],
+            [
+                o.failures.assign(partition=f"{s.league} {s.season}")
+                for s, o in zip(summaries, outcomes, strict=True)
+            ],
             ignore_index=True,
         )
         yield dg.AssetCheckResult(

@@ -1,6 +1,5 @@
 """Reference assets: leagues, teams seen in the shipped history, and the team aliases."""
 
-
 import dagster as dg
 import pandas as pd
 
@@ -23,7 +22,10 @@ from jackpot_pipeline.resources import WarehouseResource
 def reference_data(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource):
     """Replace the leagues and team_aliases tables with the shipped reference data."""
     leagues = pd.DataFrame(
-        [{"code": lg.code, "name": lg.name, "country": lg.country, "tier": lg.tier} for lg in LEAGUES.values()]
+        [
+            {"code": lg.code, "name": lg.name, "country": lg.country, "tier": lg.tier}
+            for lg in LEAGUES.values()
+        ]
     )
     resolver = load_aliases(ALIASES_PATH)
     aliases = pd.DataFrame(
@@ -35,9 +37,7 @@ def reference_data(context: dg.AssetExecutionContext, warehouse_db: WarehouseRes
         con.execute("DELETE FROM team_aliases")
         warehouse.insert_frame(con, "team_aliases", aliases)
     context.log.info(f"{len(leagues)} leagues, {len(aliases)} team aliases")
-    yield dg.MaterializeResult(
-        asset_key="leagues", metadata={"dagster/row_count": len(leagues)}
-    )
+    yield dg.MaterializeResult(asset_key="leagues", metadata={"dagster/row_count": len(leagues)})
     yield dg.MaterializeResult(
         asset_key="team_aliases",
         metadata={

@@ -41,7 +41,7 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
 from scipy.special import gammaln, pdtrc
 from threadpoolctl import ThreadpoolController
 
@@ -59,11 +59,12 @@ MATCH_COLUMNS: tuple[str, ...] = (
     "home_goals",
     "away_goals",
 )
-TAU_FLOOR = 1e-9  # below this τ, log τ is continued by its Taylor expansion (trial points only)
-RHO_MARGIN = 1e-4  # the ρ box is shrunk by this fraction so every τ stays ≥ ~1e-4
-MAX_BOX_UPDATES = 5
+GOAL_COLUMNS = ("home_goals", "away_goals")
+NEWTON_MAX_ITER = 100
+NEWTON_TOL = 1e-10  # relative Newton decrement at convergence
+ARMIJO = 1e-4
+MIN_STEP = 1e-6
 GRID_TAIL_TOL = 1e-10
-LBFGS_OPTIONS: dict[str, float | int] = {"maxiter": 2000, "maxcor": 20, "ftol": 1e-14, "gtol": 1e-7}
 
 DateLike = date | str | pd.Timestamp | np.datetime64
 
@@ -93,6 +94,7 @@ class TeamPrior:
     newcomer_defence: float = 0.18
 
 
+DEFAULT_PRIOR = TeamPrior()
 NO_PRIOR = TeamPrior(precision=0.0)
 
 
@@ -120,34 +122,29 @@ class MatchData:
         missing = [c for c in MATCH_COLUMNS if c not in matches.columns]
         if missing:
             raise ValueError(f"matches lack columns: {', '.join(missing)}")
-        frame = sort_matches(matches)
-        if frame["match_id"].duplicated().any():
-            raise ValueError("duplicate match_id")
-        goals = frame[["home_goals", "away_goals"]].to_numpy(dtype=np.int64)
+        ids = matches["match_id"].to_numpy(dtype=str)
+        day = matches["match_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+        order = np.lexsort((ids, day))
+        goals = np.stack([matches[c].to_numpy(dtype=np.int64)[order] for c in GOAL_COLUMNS])
         if (goals < 0).any():
             raise ValueError("negative goals")
-        teams, codes = np.unique(
-            np.concatenate([frame["home_team_id"], frame["away_team_id"]]).astype(str),
-            return_inverse=True,
-        )
-        seasons, season = np.unique(frame["season"].to_numpy(dtype=str), return_inverse=True)
-        n = len(frame)
+        if matches["match_id"].duplicated().any():
+            raise ValueError("duplicate match_id")
+        sides = [matches[c].to_numpy()[order] for c in ("home_team_id", "away_team_id")]
+        codes, teams = pd.factorize(np.concatenate(sides), sort=True)
+        season, seasons = pd.factorize(matches["season"].to_numpy()[order], sort=True)
+        n = len(ids)
         return cls(
-            match_ids=frame["match_id"].to_numpy(dtype=str),
-            teams=tuple(teams.tolist()),
-            seasons=tuple(seasons.tolist()),
+            match_ids=ids[order],
+            teams=tuple(str(t) for t in teams),
+            seasons=tuple(str(s) for s in seasons),
             home=codes[:n],
             away=codes[n:],
-            home_goals=goals[:, 0],
-            away_goals=goals[:, 1],
-            day=frame["match_date"].to_numpy().astype("datetime64[D]").astype(np.int64),
+            home_goals=goals[0],
+            away_goals=goals[1],
+            day=day[order],
             season=season,
         )
-
-
-def sort_matches(matches: pd.DataFrame) -> pd.DataFrame:
-    """Canonical order (match_date, match_id) with a fresh index: row order never matters."""
-    return matches.sort_values(["match_date", "match_id"], kind="stable").reset_index(drop=True)
 
 
 def as_match_data(matches: pd.DataFrame | MatchData) -> MatchData:
@@ -203,24 +200,19 @@ class DixonColesParams:
         return f"{MODEL_VERSION}-{self.params_hash}"
 
 
-def _log_tau(tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """log τ and d(log τ)/dτ; below TAU_FLOOR continued by the 2nd-order Taylor expansion.
-
-    The continuation keeps trial points of the line search outside the feasible region finite
-    (and very unlikely) instead of NaN; fitted parameters never use it (see ``_rho_box``).
-    """
-    safe = np.maximum(tau, TAU_FLOOR)
-    z = (tau - safe) / safe
-    return np.log(safe) + z - 0.5 * z * z, (1.0 - z) / safe
-
-
 @dataclass(frozen=True, eq=False)
 class DixonColesProblem:
-    """Weighted negative log-posterior of one fit, aggregated by (home, away) pair.
+    """Negative log-posterior of one fit, aggregated by (home, away) pair, with derivatives.
 
-    θ = [attack (n), defence (n), home_advantage, ρ]. Per pair p the sufficient statistics are
-    w = Σ weights, wx/wy = Σ weight·goals and w00/w01/w10 = Σ weight over 0-0/0-1/1-0 results;
-    w11 sums the 1-1 weights (τ(1,1) is the same for every pair).
+    θ = [attack (n), defence (n), home_advantage, ρ]. Per pair p: w = Σ weights, wx/wy =
+    Σ weight·goals, cells[p] = Σ weight over 0-0, 0-1 and 1-0 results (w11 sums the 1-1 weights:
+    τ(1,1) is the same for every pair). Each low-score τ is 1 + ρ·s with s = −λμ, λ, μ (and −1
+    for 1-1), so one formula gives all the τ derivatives.
+
+    The quadratic term ½θᵀQθ − bᵀθ holds the prior on centred strengths and the gauge
+    ½(Σ attack)², which pins the attack sum to zero without moving the likelihood optimum (the
+    likelihood is flat along attack + c, defence − c). θ with some τ ≤ 0 at any training pair
+    is infeasible: value +∞.
     """
 
     teams: tuple[str, ...]
@@ -230,14 +222,15 @@ class DixonColesProblem:
     w: np.ndarray
     wx: np.ndarray
     wy: np.ndarray
-    w00: np.ndarray
-    w01: np.ndarray
-    w10: np.ndarray
+    cells: np.ndarray
     w11: float
     log_factorials: float
-    mean_away_goals: float
     prior_attack: np.ndarray
     prior_defence: np.ndarray
+    quadratic: np.ndarray
+    linear: np.ndarray
+    local: np.ndarray
+    hessian_index: np.ndarray
     prior: TeamPrior
     xi: float
     as_of: date
@@ -250,82 +243,112 @@ class DixonColesProblem:
     def log_rates(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """log λ and log μ of every pair."""
         n = self.n_teams
-        attack = theta[:n] - theta[:n].mean()
-        defence = theta[n : 2 * n]
-        eta_home = attack[self.pair_home] + defence[self.pair_away] + theta[2 * n]
-        eta_away = attack[self.pair_away] + defence[self.pair_home]
+        eta_home = theta[self.pair_home] + theta[n + self.pair_away] + theta[2 * n]
+        eta_away = theta[self.pair_away] + theta[n + self.pair_home]
         return eta_home, eta_away
 
     def log_likelihood(self, theta: np.ndarray) -> float:
-        """Weighted log-likelihood at θ (no prior)."""
-        return -self._evaluate(theta, with_gradient=False)[0]
+        """Weighted log-likelihood at θ, prior excluded (−∞ where infeasible)."""
+        terms = self._pair_terms(theta)
+        return -np.inf if terms is None else terms.log_likelihood
 
     def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """Negative log-posterior and its analytic gradient in θ."""
-        value, gradient = self._evaluate(theta, with_gradient=True)
-        n = self.n_teams
-        attack = theta[:n] - theta[:n].mean()
-        defence = theta[n : 2 * n] - theta[n : 2 * n].mean()
-        res_attack = attack - self.prior_attack
-        res_defence = defence - self.prior_defence
-        precision = self.prior.precision
-        value += 0.5 * precision * (res_attack @ res_attack + res_defence @ res_defence)
-        gradient[:n] += precision * res_attack
-        gradient[:n] -= gradient[:n].mean()  # chain rule through the centring of attacks
-        gradient[n : 2 * n] += precision * (res_defence - res_defence.mean())
+        """Negative log-posterior and its gradient in θ; (+∞, NaN) where infeasible."""
+        value, gradient, _ = self.derivatives(theta)
         return value, gradient
 
-    def _evaluate(self, theta: np.ndarray, with_gradient: bool) -> tuple[float, np.ndarray]:
-        """−log-likelihood and (optionally) its gradient, vectorized over pairs."""
-        n = self.n_teams
-        rho = theta[2 * n + 1]
+    def hessian(self, theta: np.ndarray) -> np.ndarray:
+        """Hessian of the negative log-posterior at a feasible θ."""
+        hessian = self.derivatives(theta)[2]
+        if hessian is None:
+            raise ValueError("θ is infeasible: some τ ≤ 0")
+        return hessian
+
+    def derivatives(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray | None]:
+        """Value, gradient and Hessian of the negative log-posterior (+∞, NaN, None if infeasible).
+
+        Pair derivatives in (log λ, log μ, ρ) are scattered onto θ through each pair's six
+        local parameters (``local``): g = Σ_p J_pᵀ g_p, H = Σ_p J_pᵀ H_p J_p.
+        """
+        terms = self._pair_terms(theta)
+        if terms is None:
+            return np.inf, np.full_like(theta, np.nan), None
+        size = len(theta)
+        quad = self.quadratic @ theta
+        value = -terms.log_likelihood + 0.5 * theta @ quad - self.linear @ theta
+        gradient = np.bincount(self.local.ravel(), terms.first[:, LOCAL_ETA].ravel(), size)
+        gradient[-1] += terms.d_rho_11
+        second = terms.second[:, LOCAL_ETA[:, None], LOCAL_ETA[None, :]]
+        hessian = np.bincount(self.hessian_index, second.ravel(), size * size).reshape(size, size)
+        hessian[-1, -1] += terms.d2_rho_11
+        return value, quad - self.linear - gradient, self.quadratic - hessian
+
+    def _pair_terms(self, theta: np.ndarray) -> _PairTerms | None:
+        """Log-likelihood and its derivatives in (log λ, log μ, ρ) per pair; None if infeasible.
+
+        With τ = 1 + ρs and u = log|s|: ∂log τ/∂u = ρs/τ, ∂/∂ρ = s/τ, ∂²/∂u² = ρs/τ²,
+        ∂²/∂u∂ρ = s/τ², ∂²/∂ρ² = −s²/τ²; u = log λ + log μ (0-0), log λ (0-1), log μ (1-0).
+        """
+        rho = theta[-1]
         eta_home, eta_away = self.log_rates(theta)
         lam, mu = np.exp(eta_home), np.exp(eta_away)
-        lam_mu = lam * mu
-        log00, dlog00 = _log_tau(1.0 - lam_mu * rho)
-        log01, dlog01 = _log_tau(1.0 + lam * rho)
-        log10, dlog10 = _log_tau(1.0 + mu * rho)
-        log11, dlog11 = _log_tau(np.array([1.0 - rho]))
-        ll = (
+        s = np.stack([-lam * mu, lam, mu], axis=1)
+        tau = 1.0 + rho * s
+        if tau.min() <= 0.0 or rho >= 1.0:
+            return None
+        q = self.cells * s / tau
+        r = q / tau
+        log_likelihood = (
             self.wx @ eta_home
             + self.wy @ eta_away
             - self.w @ (lam + mu)
-            + self.w00 @ log00
-            + self.w01 @ log01
-            + self.w10 @ log10
-            + self.w11 * log11[0]
+            + (self.cells * np.log(tau)).sum()
+            + self.w11 * np.log1p(-rho)
             - self.log_factorials
         )
-        if not with_gradient:
-            return -float(ll), np.empty(0)
-        c00, c01, c10 = self.w00 * dlog00, self.w01 * dlog01, self.w10 * dlog10
-        g_home = self.wx - self.w * lam - c00 * lam_mu * rho + c01 * lam * rho
-        g_away = self.wy - self.w * mu - c00 * lam_mu * rho + c10 * mu * rho
-        g_rho = -(c00 @ lam_mu) + c01 @ lam + c10 @ mu - self.w11 * dlog11[0]
-        h, a = self.pair_home, self.pair_away
-        gradient = np.concatenate(
-            [
-                np.bincount(h, g_home, n) + np.bincount(a, g_away, n),
-                np.bincount(a, g_home, n) + np.bincount(h, g_away, n),
-                [g_home.sum(), g_rho],
-            ]
+        q_home, q_away = q[:, 0] + q[:, 1], q[:, 0] + q[:, 2]
+        r_home, r_away = r[:, 0] + r[:, 1], r[:, 0] + r[:, 2]
+        first = np.empty((len(lam), 3))
+        first[:, 0] = self.wx - self.w * lam + rho * q_home
+        first[:, 1] = self.wy - self.w * mu + rho * q_away
+        first[:, 2] = q.sum(axis=1)
+        second = np.empty((len(lam), 3, 3))
+        second[:, 0, 0] = rho * r_home - self.w * lam
+        second[:, 1, 1] = rho * r_away - self.w * mu
+        second[:, 0, 1] = second[:, 1, 0] = rho * r[:, 0]
+        second[:, 0, 2] = second[:, 2, 0] = r_home
+        second[:, 1, 2] = second[:, 2, 1] = r_away
+        second[:, 2, 2] = -(r * s).sum(axis=1)
+        return _PairTerms(
+            log_likelihood=float(log_likelihood),
+            first=first,
+            d_rho_11=-self.w11 / (1.0 - rho),
+            d2_rho_11=-self.w11 / (1.0 - rho) ** 2,
+            second=second,
         )
-        return -float(ll), -gradient
 
     def theta_from(self, params: DixonColesParams | None) -> np.ndarray:
-        """Start point: ``params`` where they know the team, else the prior mean.
+        """Start point: ``params`` where they know the team, else the prior centre.
 
-        Without ``params``: attack = prior mean, defence = log(mean away goals) + prior mean,
-        home advantage and ρ from the settings defaults.
+        Without ``params``, the moment start: attack = log(goals for per match / g),
+        defence = log(goals against per match / g) + log(away goals per match), each rate
+        shrunk by one pseudo-match at the mean g, home advantage = log(home/away goals) and
+        ρ the settings default.
         """
         if params is None:
-            return np.concatenate(
-                [
-                    self.prior_attack,
-                    np.log(self.mean_away_goals) + self.prior_defence,
-                    [DEFAULTS.home_advantage, DEFAULTS.rho],
-                ]
-            )
+            n, h, a = self.n_teams, self.pair_home, self.pair_away
+            home_goals, away_goals, total = self.wx.sum(), self.wy.sum(), self.w.sum()
+            mean = (home_goals + away_goals) / (2.0 * total)
+
+            def log_rate(own: np.ndarray, other: np.ndarray) -> np.ndarray:
+                goals = np.bincount(h, own, n) + np.bincount(a, other, n)
+                played = np.bincount(h, self.w, n) + np.bincount(a, self.w, n)
+                return np.log((goals + mean) / (played + 1.0) / mean)
+
+            attack = log_rate(self.wx, self.wy)
+            defence = log_rate(self.wy, self.wx) + np.log(max(away_goals, 0.1) / total)
+            home_advantage = np.log(max(home_goals, 0.1) / max(away_goals, 0.1))
+            return np.concatenate([attack - attack.mean(), defence, [home_advantage, DEFAULTS.rho]])
         known = {team: i for i, team in enumerate(params.teams)}
         idx = np.array([known.get(team, -1) for team in self.teams])
         seen = idx >= 0
@@ -334,13 +357,31 @@ class DixonColesProblem:
         return np.concatenate([attack, defence, [params.home_advantage, params.rho]])
 
 
+#: Which of (log λ, log μ, ρ) each of a pair's six local parameters enters.
+LOCAL_ETA = np.array([0, 0, 0, 1, 1, 2])
+
+
+@dataclass(frozen=True)
+class _PairTerms:
+    """Per-pair log-likelihood derivatives in (log λ, log μ, ρ): first (P, 3), second (P, 3, 3).
+
+    The 1-1 cell's τ = 1 − ρ is shared by all pairs: its ρ derivatives are kept apart.
+    """
+
+    log_likelihood: float
+    first: np.ndarray
+    d_rho_11: float
+    d2_rho_11: float
+    second: np.ndarray
+
+
 def build_problem(
     matches: pd.DataFrame | MatchData,
     as_of: DateLike,
     *,
     xi: float = DEFAULTS.xi,
     since: DateLike | None = None,
-    prior: TeamPrior = TeamPrior(),
+    prior: TeamPrior = DEFAULT_PRIOR,
 ) -> DixonColesProblem:
     """The fit's objective on matches with ``since`` ≤ date < ``as_of``, weights exp(−ξ·days)."""
     data = as_match_data(matches)
@@ -350,43 +391,86 @@ def build_problem(
         keep &= data.day >= to_day(since)
     if not keep.any():
         raise ValueError(f"no matches before {as_of} to fit on")
-    used, inverse = np.unique(
-        np.concatenate([data.home[keep], data.away[keep]]), return_inverse=True
-    )
-    n_kept = int(keep.sum())
+    used, inverse = _compress(np.concatenate([data.home[keep], data.away[keep]]), len(data.teams))
+    n, n_kept = len(used), int(keep.sum())
     home, away = inverse[:n_kept], inverse[n_kept:]
     x, y = data.home_goals[keep], data.away_goals[keep]
     weight = np.exp(-xi * (end - data.day[keep]))
-    pair, pair_index = np.unique(home * len(used) + away, return_inverse=True)
+    pair, pair_index = _compress(home * n + away, n * n)
+    pair_home, pair_away = pair // n, pair % n
+    n_pairs = len(pair)
+    cell = np.select([(x == 0) & (y == 0), (x == 0) & (y == 1), (x == 1) & (y == 0)], [0, 1, 2], 3)
+    low = cell < 3
 
     def per_pair(values: np.ndarray) -> np.ndarray:
-        return np.bincount(pair_index, values, len(pair))
+        return np.bincount(pair_index, values, n_pairs)
 
     teams = tuple(data.teams[i] for i in used)
-    newcomers = _newcomers(data.season[keep], home, away, len(used))
-    prior_attack = np.where(newcomers, prior.newcomer_attack, 0.0)
-    prior_defence = np.where(newcomers, prior.newcomer_defence, 0.0)
+    newcomers = _newcomers(data.season[keep], home, away, n)
+    local = np.stack(
+        [
+            pair_home,
+            n + pair_away,
+            np.full_like(pair, 2 * n),
+            pair_away,
+            n + pair_home,
+            np.full_like(pair, 2 * n + 1),
+        ],
+        axis=1,
+    )
+    size = 2 * n + 2
+    quadratic, linear = _quadratic_prior(prior, newcomers)
     return DixonColesProblem(
         teams=teams,
         newcomers=tuple(t for t, new in zip(teams, newcomers, strict=True) if new),
-        pair_home=pair // len(used),
-        pair_away=pair % len(used),
+        pair_home=pair_home,
+        pair_away=pair_away,
         w=per_pair(weight),
         wx=per_pair(weight * x),
         wy=per_pair(weight * y),
-        w00=per_pair(weight * ((x == 0) & (y == 0))),
-        w01=per_pair(weight * ((x == 0) & (y == 1))),
-        w10=per_pair(weight * ((x == 1) & (y == 0))),
+        cells=np.bincount(pair_index[low] * 3 + cell[low], weight[low], 3 * n_pairs).reshape(
+            n_pairs, 3
+        ),
         w11=float(weight @ ((x == 1) & (y == 1))),
         log_factorials=float(weight @ (gammaln(x + 1.0) + gammaln(y + 1.0))),
-        mean_away_goals=max(float(weight @ y / weight.sum()), 0.1),
-        prior_attack=prior_attack,
-        prior_defence=prior_defence,
+        prior_attack=_prior_centre(newcomers, prior.newcomer_attack),
+        prior_defence=_prior_centre(newcomers, prior.newcomer_defence),
+        quadratic=quadratic,
+        linear=linear,
+        local=local,
+        hessian_index=(local[:, :, None] * size + local[:, None, :]).ravel(),
         prior=prior,
         xi=xi,
         as_of=pd.Timestamp(as_of).date(),
         n_matches=n_kept,
     )
+
+
+def _compress(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct codes (all < size) and each code's position among them (no sort)."""
+    present = np.bincount(codes, minlength=size) > 0
+    position = np.cumsum(present) - 1
+    return np.flatnonzero(present), position[codes]
+
+
+def _prior_centre(newcomers: np.ndarray, newcomer_value: float) -> np.ndarray:
+    """Prior means: ``newcomer_value`` for newcomers, the rest set so the mean is zero."""
+    n_new, n = int(newcomers.sum()), len(newcomers)
+    others = -n_new * newcomer_value / (n - n_new) if n_new < n else 0.0
+    return np.where(newcomers, newcomer_value, others)
+
+
+def _quadratic_prior(prior: TeamPrior, newcomers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Q and b of ½θᵀQθ − bᵀθ: precision/2·‖C·a − m_a‖² + ‖C·d − m_d‖² + ½(Σa)² (C centres)."""
+    n = len(newcomers)
+    centring = np.eye(n) - 1.0 / n
+    quadratic = np.zeros((2 * n + 2, 2 * n + 2))
+    quadratic[:n, :n] = prior.precision * centring + 1.0
+    quadratic[n : 2 * n, n : 2 * n] = prior.precision * centring
+    linear = np.zeros(2 * n + 2)
+    linear[:n] = prior.precision * _prior_centre(newcomers, prior.newcomer_attack)
+    linear[n : 2 * n] = prior.precision * _prior_centre(newcomers, prior.newcomer_defence)
+    return quadratic, linear
 
 
 def _newcomers(season: np.ndarray, home: np.ndarray, away: np.ndarray, n: int) -> np.ndarray:
@@ -409,75 +493,91 @@ def rho_bounds(lam: np.ndarray, mu: np.ndarray) -> tuple[float, float]:
     return -1.0 / max(lam.max(), mu.max()), min(1.0, 1.0 / (lam * mu).max())
 
 
-def _rho_box(problem: DixonColesProblem, theta: np.ndarray) -> tuple[float, float]:
-    """:func:`rho_bounds` at θ, shrunk by RHO_MARGIN."""
-    eta_home, eta_away = problem.log_rates(theta)
-    low, high = rho_bounds(np.exp(eta_home), np.exp(eta_away))
-    return low * (1.0 - RHO_MARGIN), high * (1.0 - RHO_MARGIN)
-
-
 def fit(
     matches: pd.DataFrame | MatchData,
     as_of: DateLike,
     *,
     xi: float = DEFAULTS.xi,
     since: DateLike | None = None,
-    prior: TeamPrior = TeamPrior(),
+    prior: TeamPrior = DEFAULT_PRIOR,
     init: DixonColesParams | None = None,
 ) -> DixonColesParams:
     """Fit on matches with ``since`` ≤ date < ``as_of`` (weights exp(−ξ·days before as_of)).
 
-    L-BFGS-B on the analytic gradient with one BLAS thread, started from ``init`` (warm start,
-    matched by team id) or from the prior means.
+    Started from ``init`` (warm start, matched by team id) or from the prior centre.
     """
     problem = build_problem(matches, as_of, xi=xi, since=since, prior=prior)
     return solve(problem, problem.theta_from(init))
 
 
 def solve(problem: DixonColesProblem, theta: np.ndarray) -> DixonColesParams:
-    """Minimize the problem from θ, refreshing the ρ box until the fitted ρ lies inside it.
-
-    If the box has not settled after MAX_BOX_UPDATES fits, ρ is clipped into the last box
-    (every τ stays positive) and ``converged`` is False.
-    """
-    n = problem.n_teams
-    iterations = 0
+    """Minimize the problem from θ (ρ reset to 0 if θ is infeasible) by damped Newton."""
+    theta = np.array(theta, dtype=np.float64)
+    if problem.log_likelihood(theta) == -np.inf:
+        theta[-1] = 0.0  # τ = 1 everywhere
     with single_thread_blas():
-        theta = np.array(theta, dtype=np.float64)
-        box = _rho_box(problem, theta)
-        for _ in range(MAX_BOX_UPDATES):
-            theta[-1] = np.clip(theta[-1], *box)
-            result = minimize(
-                problem.value_and_gradient,
-                theta,
-                jac=True,
-                method="L-BFGS-B",
-                bounds=[(None, None)] * (2 * n + 1) + [box],
-                options=LBFGS_OPTIONS,
-            )
-            theta, iterations = result.x.copy(), iterations + result.nit
-            box = _rho_box(problem, theta)
-            inside = box[0] <= theta[-1] <= box[1]
-            if inside:
-                break
-        theta[-1] = np.clip(theta[-1], *box)  # feasible even if the box never settled
-        log_likelihood = problem.log_likelihood(theta)
-    attack = theta[:n] - theta[:n].mean()
+        theta, iterations, converged = newton(problem, theta)
+    n = problem.n_teams
+    shift = theta[:n].mean()  # ≈ 0 already (gauge); moving it to defence leaves λ, μ unchanged
     return DixonColesParams(
         teams=problem.teams,
-        attack=_frozen(attack),
-        defence=_frozen(theta[n : 2 * n]),
+        attack=_frozen(theta[:n] - shift),
+        defence=_frozen(theta[n : 2 * n] + shift),
         home_advantage=float(theta[2 * n]),
         rho=float(theta[2 * n + 1]),
         xi=problem.xi,
         as_of=problem.as_of,
         n_matches=problem.n_matches,
-        log_likelihood=log_likelihood,
-        converged=bool(result.success and inside),
+        log_likelihood=problem.log_likelihood(theta),
+        converged=converged,
         iterations=iterations,
         prior=problem.prior,
         newcomers=problem.newcomers,
     )
+
+
+def newton(problem: DixonColesProblem, theta: np.ndarray) -> tuple[np.ndarray, int, bool]:
+    """Damped Newton from a feasible θ; returns (θ, iterations, converged).
+
+    Step p solves (H + δI)·p = g by Cholesky (scipy.linalg), δ raised from 0 until H + δI is
+    positive definite. Armijo backtracking also rejects infeasible points (value +∞), so every
+    iterate keeps all τ > 0. Converged once the Newton decrement gᵀp (≈ twice the remaining
+    gain) is below NEWTON_TOL·(1 + |value|): that last step is taken whenever feasible, since
+    rounding noise in the value would hide its gain. A line search that cannot make progress
+    (ρ pressed against the region where some τ → 0) stops with converged False.
+    """
+    value, gradient, hessian = problem.derivatives(theta)
+    for iteration in range(1, NEWTON_MAX_ITER + 1):
+        step = _newton_step(hessian, gradient)
+        decrement = gradient @ step
+        final = decrement <= NEWTON_TOL * (1.0 + abs(value))
+        length = 1.0
+        while True:
+            trial = theta - length * step
+            trial_value, trial_gradient, trial_hessian = problem.derivatives(trial)
+            if trial_value <= value - ARMIJO * length * decrement or (
+                final and trial_value < np.inf
+            ):
+                break
+            length *= 0.5
+            if length < MIN_STEP:
+                return theta, iteration, False
+        theta, value, gradient, hessian = trial, trial_value, trial_gradient, trial_hessian
+        if final:
+            return theta, iteration, True
+    return theta, NEWTON_MAX_ITER, False
+
+
+def _newton_step(hessian: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    """(H + δI)⁻¹g with the smallest δ ∈ {0, 1e-8·s, 1e-7·s, …} (s = max |diag H|) giving PD."""
+    scale = max(float(np.abs(np.diag(hessian)).max()), 1.0)
+    damping = 0.0
+    while True:
+        try:
+            factor = cho_factor(hessian + damping * np.eye(len(gradient)), check_finite=False)
+            return cho_solve(factor, gradient, check_finite=False)
+        except LinAlgError:
+            damping = 1e-8 * scale if damping == 0.0 else 10.0 * damping
 
 
 def _frozen(values: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 OddsFormat = Literal["decimal", "american"]
+Columns = dict[str, list[Any]]
 
 H2H_MARKETS = ("h2h", "h2h_lay")
 THREE_WAY_SPORT_PREFIXES = ("soccer_",)
@@ -90,12 +91,45 @@ def normalize_odds(
     are mapped by name: home/draw/away (h2h, h2h_lay), home/away (spreads), over/under (totals);
     anything else keeps ``outcome`` empty and only ``outcome_name``.
     """
-    events = _event_list(body)
-    ev: dict[str, list[Any]] = {k: [] for k in ("id", "sport", "commence", "home", "away")}
-    mk: dict[str, list[Any]] = {k: [] for k in ("event", "book", "book_lu", "key", "lu", "n")}
-    names: list[Any] = []
-    prices: list[Any] = []
-    points: list[Any] = []
+    ev, mk, out = _flatten(_event_list(body), sport)
+    per_market = np.repeat(np.arange(len(mk["key"])), np.asarray(mk["n"], dtype=int))
+    per_event = np.asarray(mk["event"], dtype=int)[per_market]
+    sports = _objects(ev["sport"])[per_event]
+    home = _objects(ev["home"])[per_event]
+    away = _objects(ev["away"])[per_event]
+    market_keys = _objects(mk["key"])[per_market]
+    outcome_names = _objects(out["name"])
+    price = np.asarray(out["price"], dtype=float)
+    if odds_format == "american":
+        price = american_to_decimal(price)
+    n_outcomes = np.asarray(mk["n"], dtype=int)[per_market]
+    three_way = np.asarray([is_three_way(s) for s in ev["sport"]], dtype=bool)[per_event]
+    return pd.DataFrame(
+        {  # keys in ODDS_COLUMNS order
+            "event_id": _objects(ev["id"])[per_event],
+            "sport": sports,
+            "commence_time": _to_utc(ev["commence"])[per_event],
+            "home_team": home,
+            "away_team": away,
+            "bookmaker": _objects(mk["book"])[per_market],
+            "market": market_keys,
+            "outcome": _map_outcomes(market_keys, outcome_names, home, away),
+            "outcome_name": outcome_names,
+            "price": price,
+            "point": np.asarray(out["point"], dtype=float),
+            "bookmaker_last_update": _to_utc(mk["book_lu"])[per_market],
+            "market_last_update": _to_utc(mk["lu"])[per_market],
+            "snapshot_time": _utc(snapshot_time),
+            "two_way_h2h": np.isin(market_keys, H2H_MARKETS) & (n_outcomes == 2) & three_way,
+        }
+    )
+
+
+def _flatten(events: Sequence[Mapping[str, Any]], sport: str) -> tuple[Columns, Columns, Columns]:
+    """Column lists at event, bookmaker-market and outcome level (the only Python loop)."""
+    ev: Columns = {k: [] for k in ("id", "sport", "commence", "home", "away")}
+    mk: Columns = {k: [] for k in ("event", "book", "book_lu", "key", "lu", "n")}
+    out: Columns = {k: [] for k in ("name", "price", "point")}
     for i, event in enumerate(events):
         ev["id"].append(event["id"])
         ev["sport"].append(event.get("sport_key") or sport)
@@ -112,41 +146,10 @@ def normalize_odds(
                 mk["lu"].append(market.get("last_update"))
                 mk["n"].append(len(outcomes))
                 for outcome in outcomes:
-                    names.append(outcome.get("name"))
-                    prices.append(outcome.get("price"))
-                    points.append(outcome.get("point"))
-    per_market = np.repeat(np.arange(len(mk["key"])), np.asarray(mk["n"], dtype=int))
-    per_event = np.asarray(mk["event"], dtype=int)[per_market]
-    sports = _objects(ev["sport"])[per_event]
-    home = _objects(ev["home"])[per_event]
-    away = _objects(ev["away"])[per_event]
-    market_keys = _objects(mk["key"])[per_market]
-    outcome_names = _objects(names)
-    price = np.asarray(prices, dtype=float)
-    if odds_format == "american":
-        price = american_to_decimal(price)
-    n_outcomes = np.asarray(mk["n"], dtype=int)[per_market]
-    three_way = np.asarray([is_three_way(s) for s in ev["sport"]], dtype=bool)[per_event]
-    frame = pd.DataFrame(
-        {
-            "event_id": _objects(ev["id"])[per_event],
-            "sport": sports,
-            "commence_time": _to_utc(ev["commence"])[per_event],
-            "home_team": home,
-            "away_team": away,
-            "bookmaker": _objects(mk["book"])[per_market],
-            "market": market_keys,
-            "outcome": _map_outcomes(market_keys, outcome_names, home, away),
-            "outcome_name": outcome_names,
-            "price": price,
-            "point": np.asarray(points, dtype=float),
-            "bookmaker_last_update": _to_utc(mk["book_lu"])[per_market],
-            "market_last_update": _to_utc(mk["lu"])[per_market],
-            "snapshot_time": _utc(snapshot_time),
-            "two_way_h2h": np.isin(market_keys, H2H_MARKETS) & (n_outcomes == 2) & three_way,
-        }
-    )
-    return frame.loc[:, list(ODDS_COLUMNS)]
+                    out["name"].append(outcome.get("name"))
+                    out["price"].append(outcome.get("price"))
+                    out["point"].append(outcome.get("point"))
+    return ev, mk, out
 
 
 def normalize_events(body: Any) -> pd.DataFrame:
@@ -172,7 +175,8 @@ def normalize_scores(body: Any) -> pd.DataFrame:
     frame["completed"] = np.asarray([bool(e.get("completed")) for e in events], dtype=bool)
     for side in ("home", "away"):
         raw = [scores.get(e.get(f"{side}_team")) for scores, e in zip(by_name, events, strict=True)]
-        frame[f"{side}_score"] = pd.to_numeric(pd.Series(raw, dtype=object)).astype("Int64")
+        goals = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce")
+        frame[f"{side}_score"] = goals.astype("Int64")
     frame["last_update"] = _to_utc([e.get("last_update") for e in events])
     return frame
 
@@ -599,11 +603,17 @@ def best_prices(odds: pd.DataFrame) -> pd.DataFrame:
     return best[[*key, "price", "bookmaker", "snapshot_time", "n_bookmakers"]]
 
 
-def consensus_probs(odds: pd.DataFrame, bookmakers: Sequence[str] | None = None) -> pd.DataFrame:
+def consensus_probs(
+    odds: pd.DataFrame,
+    bookmakers: Sequence[str] | None = None,
+    overround_bounds: tuple[float, float] = (0.0, 0.25),
+) -> pd.DataFrame:
     """Margin-free h2h probabilities per event: mean over bookmakers of normalized 1/price.
 
-    Reads the board (latest snapshot per bookmaker); only complete books count (three prices in a
-    three-way sport, two otherwise). Columns: event_id, home, draw, away, n_bookmakers, as_of.
+    Reads the board (latest snapshot per bookmaker). A book counts when complete (three prices
+    in a three-way sport, two otherwise) and its overround lies within ``overround_bounds`` (this
+    drops stale exchange quotes such as 1.05/1.01/1.05). Columns: event_id, home, draw, away,
+    n_bookmakers, as_of.
     """
     rows = odds[(odds["market"] == "h2h") & ~odds["two_way_h2h"] & odds["outcome"].notna()]
     if bookmakers is not None:
@@ -614,7 +624,9 @@ def consensus_probs(odds: pd.DataFrame, bookmakers: Sequence[str] | None = None)
     ).reindex(columns=["home", "draw", "away"])
     three = wide.index.get_level_values("sport").map(is_three_way).to_numpy(dtype=bool)
     complete = wide[["home", "away"]].notna().all(axis=1) & (wide["draw"].notna() == three)
-    probs = multiplicative_probs(1.0 / wide[complete])
+    implied = 1.0 / wide[complete]
+    plausible = (implied.sum(axis=1) - 1.0).between(*overround_bounds)
+    probs = multiplicative_probs(implied[plausible])
     as_of = board.groupby("event_id")["snapshot_time"].max().rename("as_of")
     grouped = probs.groupby(level="event_id")
     out = grouped.mean().assign(n_bookmakers=grouped.size()).join(as_of)

@@ -1,0 +1,173 @@
+"""The main job behind ``jackpot run``: every stage, every partition with data, in order.
+
+Each stage is a selection of assets; partitioned stages run one Dagster run per league ×
+season partition (so progress is visible per partition, in the terminal and the UI).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from jackpot_pipeline.definitions import ALL_ASSETS, RESOURCES
+from jackpot_pipeline.partitions import LEAGUE_CODES, SEASONS, partition_key
+from jackpot_pipeline.resources import FootballDataSource, WarehouseResource
+from jackpot_pipeline.settings import Settings
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A named selection of assets, partitioned by league × season or not."""
+
+    name: str
+    assets: tuple[str, ...]
+    partitioned: bool
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("reference", ("leagues", "team_aliases"), partitioned=False),
+    Stage("ingestion", ("matches", "match_odds", "market_probabilities"), partitioned=True),
+)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """The outcome of one stage on one partition (or on the unpartitioned assets)."""
+
+    stage: str
+    partition: str
+    success: bool
+    seconds: float
+    checks_passed: int
+    checks_failed: int
+    message: str
+
+
+@dataclass
+class RunReport:
+    """Everything ``jackpot run`` did."""
+
+    steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(step.success for step in self.steps)
+
+
+def partitions_with_data(
+    leagues: Sequence[str] | None, seasons: Sequence[str] | None
+) -> list[tuple[str, str]]:
+    """(league, season) pairs the football-data source has a file for."""
+    source = RESOURCES["football_data_source"]
+    assert isinstance(source, FootballDataSource)
+    return [
+        (league, season)
+        for season in SEASONS
+        if seasons is None or season in seasons
+        for league in LEAGUE_CODES
+        if (leagues is None or league in leagues) and source.has_data(league, season)
+    ]
+
+
+def run_step(
+    instance: dg.DagsterInstance, stage: Stage, key: dg.MultiPartitionKey | None
+) -> StepResult:
+    """One Dagster run of ``stage`` (on partition ``key``), never raising on failure."""
+    started = time.perf_counter()
+    result = dg.materialize(
+        ALL_ASSETS,
+        instance=instance,
+        resources=RESOURCES,
+        partition_key=key,
+        selection=list(stage.assets),
+        raise_on_error=False,
+        run_config=QUIET,
+    )
+    checks = result.get_asset_check_evaluations()
+    failures = [
+        event.event_specific_data.error.message.strip()
+        for event in result.get_step_failure_events()
+        if event.event_specific_data and event.event_specific_data.error
+    ]
+    return StepResult(
+        stage=stage.name,
+        partition="-"
+        if key is None
+        else f"{key.keys_by_dimension['league']} {key.keys_by_dimension['season']}",
+        success=result.success,
+        seconds=time.perf_counter() - started,
+        checks_passed=sum(c.passed for c in checks),
+        checks_failed=sum(not c.passed for c in checks),
+        message="; ".join(failures),
+    )
+
+
+def run_all(
+    instance: dg.DagsterInstance,
+    leagues: Sequence[str] | None,
+    seasons: Sequence[str] | None,
+    echo: Callable[[str], None],
+) -> RunReport:
+    """Run every stage; partitioned stages over every partition that has data."""
+    report = RunReport()
+    partitions = partitions_with_data(leagues, seasons)
+    echo(f"{len(partitions)} league × season partitions with data")
+    for stage in STAGES:
+        keys = [partition_key(*p) for p in partitions] if stage.partitioned else [None]
+        for position, key in enumerate(keys, start=1):
+            step = run_step(instance, stage, key)
+            report.steps.append(step)
+            echo(_progress_line(step, position, len(keys)))
+    return report
+
+
+def _progress_line(step: StepResult, position: int, total: int) -> str:
+    status = "ok" if step.success else "FAILED"
+    checks = f", checks {step.checks_passed} passed / {step.checks_failed} failed"
+    tail = f" — {step.message}" if step.message else ""
+    return (
+        f"[{step.stage} {position}/{total}] {step.partition}: {status} "
+        f"({step.seconds:.1f} s{checks if step.checks_passed + step.checks_failed else ''}){tail}"
+    )
+
+
+def summary_text(report: RunReport, settings: Settings, home: Path, seconds: float) -> str:
+    """Matches per league and season, checks, where things are and how to open the UI."""
+    warehouse_db = RESOURCES["warehouse_db"]
+    assert isinstance(warehouse_db, WarehouseResource)
+    with warehouse_db.connect(read_only=True) as con:
+        counts = con.execute("SELECT season, league, count(*) AS n FROM matches GROUP BY ALL").df()
+        total = int(counts["n"].sum()) if len(counts) else 0
+    table = (
+        counts.pivot(index="season", columns="league", values="n")
+        .reindex(columns=[c for c in LEAGUE_CODES if c in set(counts["league"])])
+        .fillna(0)
+        .astype(int)
+        .sort_index()
+        if len(counts)
+        else pd.DataFrame()
+    )
+    failed = [s for s in report.steps if not s.success]
+    lines = [
+        "Matches per season and league:",
+        table.to_string(),
+        f"Total matches: {total:,}",
+        f"Asset checks: {sum(s.checks_passed for s in report.steps)} passed, "
+        f"{sum(s.checks_failed for s in report.steps)} failed "
+        "(failed warnings are logged in data_quality_log)",
+        f"Runs: {len(report.steps) - len(failed)} succeeded, {len(failed)} failed "
+        f"in {seconds:.0f} s",
+        f"Warehouse: {warehouse_db.path}   (duckdb {warehouse_db.path})",
+        f"Raw files: {settings.raw_dir}",
+        f"Dagster instance: {home}",
+        "Open the UI: uv run jackpot ui   (then http://127.0.0.1:3000)",
+    ]
+    lines += [f"FAILED {s.stage} {s.partition}: {s.message}" for s in failed]
+    return "\n".join(lines)
