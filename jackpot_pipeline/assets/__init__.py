@@ -1,1 +1,1 @@
-"""The thin Dagster shell: assets that read inputs, call the core, write outputs and attach metadata."""
+"""The thin Dagster shell: assets wire inputs to the core and outputs to the warehouse."""

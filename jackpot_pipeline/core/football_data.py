@@ -379,8 +379,9 @@ def select_market_odds(matches: pd.DataFrame, odds: pd.DataFrame) -> pd.DataFram
     """Per match the 1X2 prices used for market probabilities, by preference of source.
 
     Pinnacle closing, else market-average closing, else Pinnacle / market-average / BetBrain
-    average pre-closing ('opening'); only prices in [1.01, 1000] count. Returns match_id, odds_source, odds_home/draw/away; matches
-    without a complete triple in any source get odds_source None and NaN prices.
+    average pre-closing ('opening'); only prices in [1.01, 1000] count. Returns match_id,
+    odds_source, odds_home/draw/away; matches without a complete triple in any source get
+    odds_source None and NaN prices.
     """
     one_x_two = odds[(odds["market"] == "1X2") & odds["price"].between(MIN_PRICE, MAX_PRICE)]
     triples = one_x_two.pivot_table(
