@@ -54,11 +54,19 @@ def test_production_config_uses_postgres(pg_instance):
     assert isinstance(pg_instance.schedule_storage, PostgresScheduleStorage)
     # The psycopg2 driver is forced (SQLAlchemy 2.1 would otherwise pick psycopg 3).
     assert pg_instance.run_storage.postgres_url.startswith("postgresql+psycopg2://")
+    # Run queue and pools as documented in dagster.yaml.
+    assert isinstance(pg_instance.run_coordinator, dg.QueuedRunCoordinator)
+    concurrency = pg_instance.get_concurrency_config()
+    assert concurrency.run_queue_config.max_concurrent_runs == 4
+    assert concurrency.pool_config.default_pool_limit == 1
     assert pg_instance.global_op_concurrency_default_limit == 1
+    assert pg_instance.run_monitoring_enabled
 
 
-# Great Expectations 1.x (imported by the ingestion checks) imports the deprecated sre_constants.
-@pytest.mark.filterwarnings("ignore:module 'sre_constants' is deprecated:DeprecationWarning")
+# Great Expectations 1.x (imported by the ingestion checks) imports sre_constants and sre_parse.
+@pytest.mark.filterwarnings(
+    "ignore:module 'sre_(constants|parse)' is deprecated:DeprecationWarning"
+)
 def test_partition_run_is_stored_in_postgres(pg_instance, postgres_server, tmp_path, monkeypatch):
     monkeypatch.setenv("JACKPOT_RAW_DIR", str(tmp_path / "raw"))
     warehouse_path = tmp_path / "warehouse.duckdb"
