@@ -34,6 +34,7 @@ from jackpot_pipeline.raw_store import StoredBlob, store_blob
 PARSER_VERSION = "football-data/1"
 SOURCE = "football-data.co.uk"
 MATCH_KEY = ("match_id",)
+ODDS_KEY = ("match_id", "bookmaker", "market", "outcome", "phase")
 
 
 @dataclass(frozen=True)
@@ -71,16 +72,20 @@ class IngestSummary:
     message: str
 
 
-def ingest_id(league: str, season: str, checksum: str) -> str:
-    """Deterministic id of ingesting ``checksum`` into ``league`` × ``season``."""
-    key = f"{SOURCE}|{league}|{season}|{checksum}|{PARSER_VERSION}"
+def ingest_id(request: IngestRequest, checksum: str) -> str:
+    """Deterministic id of ingesting ``checksum`` into the request's partition with its
+    settings (parser version, strict mode, margin method): the same inputs are a no-op."""
+    key = (
+        f"{SOURCE}|{request.league}|{request.season}|{checksum}|{PARSER_VERSION}|"
+        f"strict={request.strict}|margin={request.margin_method}"
+    )
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 def ingest(con: duckdb.DuckDBPyConnection, request: IngestRequest) -> IngestSummary:
     """Ingest one file; raises FootballDataError (after logging it) if it is unusable."""
     blob = store_blob(request.raw_dir, "football-data", request.data, ".csv")
-    ident = ingest_id(request.league, request.season, blob.checksum)
+    ident = ingest_id(request, blob.checksum)
     seen = con.execute("SELECT status FROM ingestion_log WHERE ingest_id = ?", [ident]).fetchall()
     try:
         parsed = parse_football_data(request.data, request.league, request.season)
@@ -97,9 +102,11 @@ def ingest(con: duckdb.DuckDBPyConnection, request: IngestRequest) -> IngestSumm
     with warehouse.transaction(con):
         counts = _diff_counts(con, request, matches)
         where = {"league": request.league, "season": request.season}
-        warehouse.replace_rows(con, "matches", where, matches)
+        # Children first: they are found through the partition's stored (old) matches, so a
+        # match dropped from the new file must still be in ``matches`` when its odds go.
         _replace_children(con, "match_odds", request, odds)
         _replace_children(con, "market_probabilities", request, markets)
+        warehouse.replace_rows(con, "matches", where, matches)
         warehouse.upsert_frame(con, "teams", team_rows(parsed, request.league))
         warehouse.insert_frame(con, "data_quality_log", _records_frame(records, request, blob))
         warehouse.insert_frame(
@@ -152,6 +159,9 @@ def apply_checks(
             keys = [c for c in failures.columns if c in odds.columns]
             odds = _anti_join(odds, failures[keys], keys, closing_only=spec.frame == "overrounds")
     odds = odds[odds["match_id"].isin(matches["match_id"])]
+    # A duplicated match row repeats its prices under the same key: keep the first row's
+    # (odds are in file-row order within each column), as for the match itself.
+    odds = odds.drop_duplicates(subset=list(ODDS_KEY), keep="first")
     kept = [r for r in records if not r.empty]
     frame = pd.concat(kept, ignore_index=True) if kept else records[0]
     return matches.reset_index(drop=True), odds.reset_index(drop=True), frame
@@ -162,7 +172,7 @@ def _anti_join(
 ) -> pd.DataFrame:
     """Odds rows not matching ``bad`` on ``keys`` (restricted to closing 1X2 if asked)."""
     marked = odds.merge(bad.drop_duplicates().assign(_bad=True), on=keys, how="left")
-    hit = marked["_bad"].fillna(False).to_numpy(dtype=bool)
+    hit = marked["_bad"].eq(True).to_numpy(dtype=bool)
     if closing_only:
         hit &= ((odds["market"] == "1X2") & (odds["phase"] == "closing")).to_numpy()
     return odds[~hit]

@@ -165,15 +165,14 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:
-    """Insert a DataFrame's columns into ``table`` by name; returns the row count."""
+    """Insert a DataFrame's columns into ``table`` by name; returns the row count.
+
+    The frame is read through DuckDB's replacement scan of the local variable ``frame`` (no
+    registration to undo, so a failing insert surfaces its own error)."""
     if frame.empty:
         return 0
-    con.register("_frame", frame)
-    try:
-        columns = ", ".join(f'"{c}"' for c in frame.columns)
-        con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _frame")
-    finally:
-        con.unregister("_frame")
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM frame")
     return len(frame)
 
 
@@ -188,16 +187,13 @@ def replace_rows(
 
 
 def upsert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:
-    """Insert rows whose primary key is new; existing rows are left untouched."""
+    """Insert rows whose primary key is new (existing rows are left untouched); returns the
+    number of rows added."""
     if frame.empty:
         return 0
     before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    con.register("_frame", frame)
-    try:
-        columns = ", ".join(f'"{c}"' for c in frame.columns)
-        con.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _frame ON CONFLICT DO NOTHING"
-        )
-    finally:
-        con.unregister("_frame")
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    con.execute(
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM frame ON CONFLICT DO NOTHING"
+    )
     return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
