@@ -1,25 +1,32 @@
 """Real football-data matches for the Dixon-Coles, features and walk-forward tests.
 
-A deliberately small reader (team id = team name) until the shared parser is used here.
+``load_real`` is a deliberately small reader (team id = team name, readable in assertions);
+``load_parsed`` goes through the pipeline's parser, to check the model on its frames.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
+from pathlib import Path
 
 import pandas as pd
 
+from jackpot_pipeline.core.football_data import parse_football_data
 from jackpot_pipeline.settings import Settings
 
 COLUMNS = ["Div", "Date", "HomeTeam", "AwayTeam", "FTHG", "FTAG"]
 
 
+def season_path(league: str, season: str) -> Path:
+    """File of a league-season: season '2023-24' lives in folder '2324'."""
+    return Settings().football_data_dir / f"{season[2:4]}{season[5:7]}" / f"{league}.csv"
+
+
 @cache
 def _load_season(league: str, season: str) -> pd.DataFrame:
-    """One league-season; ``season`` like '2023-24' lives in folder '2324'."""
-    path = Settings().football_data_dir / f"{season[2:4]}{season[5:7]}" / f"{league}.csv"
-    raw = pd.read_csv(path, encoding="utf-8-sig", usecols=COLUMNS, dtype=str)
+    """One league-season read with plain pandas."""
+    raw = pd.read_csv(season_path(league, season), encoding="utf-8-sig", usecols=COLUMNS, dtype=str)
     raw = raw[raw["Div"].notna()]
     dates = pd.to_datetime(raw["Date"], dayfirst=True, format="mixed")
     return pd.DataFrame(
@@ -39,6 +46,14 @@ def _load_season(league: str, season: str) -> pd.DataFrame:
 def load_real(league: str, seasons: Sequence[str]) -> pd.DataFrame:
     """Matches of ``league`` in ``seasons`` with the pipeline's match columns (fresh copy)."""
     return pd.concat([_load_season(league, s) for s in seasons], ignore_index=True)
+
+
+def load_parsed(league: str, seasons: Sequence[str]) -> pd.DataFrame:
+    """The same seasons through the pipeline's parser (string/Int64 dtypes, slug team ids)."""
+    frames = [
+        parse_football_data(season_path(league, s).read_bytes(), league, s).matches for s in seasons
+    ]
+    return pd.concat(frames, ignore_index=True)
 
 
 def season_labels(first: int, last: int) -> list[str]:

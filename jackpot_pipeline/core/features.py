@@ -37,7 +37,8 @@ ID_COLUMNS: tuple[str, ...] = (
 def team_matches(matches: pd.DataFrame) -> pd.DataFrame:
     """Two rows per match, one per team, sorted by (team_id, match_date, match_id).
 
-    Columns: ID_COLUMNS, goals_for, goals_against, win, draw, points, day (days since 1970).
+    Columns: ID_COLUMNS, goals_for, goals_against (NaN if not played), played, win, draw,
+    points, day (days since 1970).
     """
     sides = []
     for is_home, team, opponent, scored, conceded in (
@@ -54,12 +55,13 @@ def team_matches(matches: pd.DataFrame) -> pd.DataFrame:
                     "match_date": matches["match_date"],
                     "is_home": is_home,
                     "opponent_id": matches[opponent].astype(str),
-                    "goals_for": matches[scored].astype(np.int64),
-                    "goals_against": matches[conceded].astype(np.int64),
+                    "goals_for": _goals(matches[scored]),
+                    "goals_against": _goals(matches[conceded]),
                 }
             )
         )
     rows = pd.concat(sides, ignore_index=True)
+    rows["played"] = rows["goals_for"].notna() & rows["goals_against"].notna()
     margin = rows["goals_for"] - rows["goals_against"]
     rows["win"] = (margin > 0).astype(np.float64)
     rows["draw"] = (margin == 0).astype(np.float64)
@@ -68,18 +70,26 @@ def team_matches(matches: pd.DataFrame) -> pd.DataFrame:
     return rows.sort_values(["team_id", "day", "match_id"], kind="stable").reset_index(drop=True)
 
 
+def _goals(values: pd.Series) -> np.ndarray:
+    """Goals as floats, NaN where the result is missing (a fixture not yet played)."""
+    return pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def team_features(matches: pd.DataFrame) -> pd.DataFrame:
     """One row per (team_id, match_id) with the module's features, sorted by date, match, team.
 
     ``matches`` has the pipeline's match columns (match_id, league, season, match_date,
     home/away_team_id, home/away_goals). Every feature of a row uses only matches dated before
-    the row's match_date.
+    the row's match_date. Fixtures without a result (goals missing) get features too and are
+    left out of every history.
     """
     rows = team_matches(matches)
     team = pd.factorize(rows["team_id"])[0]  # ascending: rows are sorted by team_id
-    table = _league_table(rows)
+    played = rows["played"].to_numpy()
+    table = _league_table(rows, played)
     features = pd.concat(
-        [rows[list(ID_COLUMNS)], _form(rows, team), _venue_form(rows, team)], axis=1
+        [rows[list(ID_COLUMNS)], _form(rows, team, played), _venue_form(rows, team, played)],
+        axis=1,
     ).assign(day=rows["day"])
     features = features.merge(table, on=["league", "season", "team_id", "day"], how="left")
     return (
@@ -141,9 +151,10 @@ def _asof(
     )
 
 
-def _form(rows: pd.DataFrame, team: np.ndarray) -> pd.DataFrame:
-    """Rolling form, rest days and number of matches before each row's date."""
+def _form(rows: pd.DataFrame, team: np.ndarray, played: np.ndarray) -> pd.DataFrame:
+    """Rolling form, rest days and number of played matches before each row's date."""
     day = rows["day"].to_numpy()
+    history = rows[played]
     values: dict[str, np.ndarray] = {}
     for window in WINDOWS:
         for name, column in (
@@ -152,21 +163,22 @@ def _form(rows: pd.DataFrame, team: np.ndarray) -> pd.DataFrame:
             ("win_rate", "win"),
             ("draw_rate", "draw"),
         ):
-            values[f"{name}_{window}"] = _rolling_mean(rows[column].to_numpy(), team, window)
-    values["last_day"] = day.astype(np.float64)
-    values["matches_before"] = _window_sums(np.ones(len(rows)), team, None)[0]
-    form = _asof(team, day, values, team, day)
+            mean = _rolling_mean(history[column].to_numpy(), team[played], window)
+            values[f"{name}_{window}"] = mean
+    values["last_day"] = day[played].astype(np.float64)
+    values["matches_before"] = _window_sums(np.ones(len(history)), team[played], None)[0]
+    form = _asof(team[played], day[played], values, team, day)
     form["rest_days"] = day - form.pop("last_day")
     form["matches_before"] = form["matches_before"].fillna(0).astype(np.int64)
     return form
 
 
-def _venue_form(rows: pd.DataFrame, team: np.ndarray) -> pd.DataFrame:
+def _venue_form(rows: pd.DataFrame, team: np.ndarray, played: np.ndarray) -> pd.DataFrame:
     """Win rate over the last VENUE_WINDOW earlier home and away matches of each row's team."""
     day = rows["day"].to_numpy()
     out = {}
     for venue, is_home in (("home", True), ("away", False)):
-        mask = rows["is_home"].to_numpy() == is_home
+        mask = (rows["is_home"].to_numpy() == is_home) & played
         name = f"{venue}_win_rate_{VENUE_WINDOW}"
         rate = _rolling_mean(rows["win"].to_numpy()[mask], team[mask], VENUE_WINDOW)
         out[name] = _asof(team[mask], day[mask], {name: rate}, team, day)[name].to_numpy()
@@ -176,21 +188,22 @@ def _venue_form(rows: pd.DataFrame, team: np.ndarray) -> pd.DataFrame:
 TABLE_KEYS = ["league", "season", "team_id"]
 
 
-def _league_table(rows: pd.DataFrame) -> pd.DataFrame:
+def _league_table(rows: pd.DataFrame, played: np.ndarray) -> pd.DataFrame:
     """Table before every match date of every league-season, for all of its teams.
 
     Columns: league, season, team_id, day, league_played, league_points,
     league_goal_difference, league_goals_for, league_position.
     """
     codes, entries = pd.factorize(pd.MultiIndex.from_frame(rows[TABLE_KEYS]))
-    day = rows["day"].to_numpy()
-    order = np.lexsort((rows["match_id"].to_numpy(), day, codes))
-    group = codes[order]
+    history = rows[played]
+    day = history["day"].to_numpy()
+    order = np.lexsort((history["match_id"].to_numpy(), day, codes[played]))
+    group = codes[played][order]
     per_match = {
-        "league_played": np.ones(len(rows)),
-        "league_points": rows["points"].to_numpy(np.float64),
-        "league_goal_difference": (rows["goals_for"] - rows["goals_against"]).to_numpy(np.float64),
-        "league_goals_for": rows["goals_for"].to_numpy(np.float64),
+        "league_played": np.ones(len(history)),
+        "league_points": history["points"].to_numpy(np.float64),
+        "league_goal_difference": (history["goals_for"] - history["goals_against"]).to_numpy(),
+        "league_goals_for": history["goals_for"].to_numpy(),
     }
     running = {name: _window_sums(v[order], group, None)[0] for name, v in per_match.items()}
     dates = rows[["league", "season", "day"]].drop_duplicates()

@@ -13,6 +13,12 @@ window. The first season of the data therefore starts being predicted once that 
 own matches are played (≈ 6 matchdays with the default 60); later seasons are predicted
 from their first matchday, promoted teams starting from the promoted-team prior.
 
+Newcomer prior per league: at the start of each walked season, the strengths that the latest
+fit gives the previous season's newcomers (teams new to the league that season) are recorded;
+the prior centre for newcomers becomes the mean of these records and the default centre
+(counted as one record). A second tier, whose newcomers are relegated and promoted clubs
+alike, thus learns a centre near zero, a top flight one near the promoted-team average.
+
 ξ selection: every ξ of the grid is walked forward; for a target season the chosen ξ
 minimizes the mean 1X2 log loss −log p(observed outcome) over the walk-forward predictions of
 the ``validation_seasons`` seasons strictly before it (all with OOS predictions from that ξ).
@@ -55,6 +61,7 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
     "xi",
     "model_version",
     "n_train_matches",
+    "converged",
     "home_fallback",
     "away_fallback",
 )
@@ -183,6 +190,7 @@ def _block_frame(
             "xi": params.xi,
             "model_version": params.version,
             "n_train_matches": params.n_matches,
+            "converged": params.converged,
             "home_fallback": forecast.home_fallback,
             "away_fallback": forecast.away_fallback,
         }
