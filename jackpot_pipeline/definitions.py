@@ -3,10 +3,11 @@
 import dagster as dg
 
 from jackpot_pipeline.assets.football_data import football_data
+from jackpot_pipeline.assets.modelling import dixon_coles, team_features
 from jackpot_pipeline.assets.reference import reference_data
 from jackpot_pipeline.resources import FootballDataSource, WarehouseResource
 
-ALL_ASSETS = [reference_data, football_data]
+ALL_ASSETS = [reference_data, football_data, team_features, dixon_coles]
 RESOURCES: dict[str, dg.ConfigurableResource] = {
     "warehouse_db": WarehouseResource(),
     "football_data_source": FootballDataSource(),

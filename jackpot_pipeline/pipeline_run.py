@@ -24,16 +24,19 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 @dataclass(frozen=True)
 class Stage:
-    """A named selection of assets, partitioned by league × season or not."""
+    """A named selection of assets and how it is run: once (unpartitioned), once per
+    league × season partition, or once per league over its range of seasons (one run walks a
+    league's history forward once)."""
 
     name: str
     assets: tuple[str, ...]
-    partitioned: bool
+    mode: str  # "once" | "partition" | "league_range"
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("reference", ("leagues", "team_aliases"), partitioned=False),
-    Stage("ingestion", ("matches", "match_odds", "market_probabilities"), partitioned=True),
+    Stage("reference", ("leagues", "team_aliases"), "once"),
+    Stage("ingestion", ("matches", "match_odds", "market_probabilities"), "partition"),
+    Stage("modelling", ("team_features", "dixon_coles_models", "oos_predictions"), "league_range"),
 )
 
 
@@ -77,36 +80,51 @@ def partitions_with_data(
 
 
 def run_step(
-    instance: dg.DagsterInstance, stage: Stage, key: dg.MultiPartitionKey | None
+    instance: dg.DagsterInstance, stage: Stage, keys: Sequence[dg.MultiPartitionKey]
 ) -> StepResult:
-    """One Dagster run of ``stage`` (on partition ``key``), never raising on failure."""
+    """One Dagster run of ``stage`` on one partition or a range of them (first to last of
+    ``keys``; none for unpartitioned assets), never raising on failure."""
     started = time.perf_counter()
+    tags = (
+        {
+            "dagster/asset_partition_range_start": str(keys[0]),
+            "dagster/asset_partition_range_end": str(keys[-1]),
+        }
+        if len(keys) > 1
+        else {}
+    )
     result = dg.materialize(
         ALL_ASSETS,
         instance=instance,
         resources=RESOURCES,
-        partition_key=key,
+        partition_key=keys[0] if len(keys) == 1 else None,
         selection=list(stage.assets),
         raise_on_error=False,
         run_config=QUIET,
+        tags=tags,
     )
     checks = result.get_asset_check_evaluations()
     failures = [
-        event.event_specific_data.error.message.strip()
+        root_cause(event.event_specific_data.error)
         for event in result.get_step_failure_events()
         if event.event_specific_data and event.event_specific_data.error
     ]
     return StepResult(
         stage=stage.name,
-        partition="-"
-        if key is None
-        else f"{key.keys_by_dimension['league']} {key.keys_by_dimension['season']}",
+        partition=describe_keys(keys),
         success=result.success,
         seconds=time.perf_counter() - started,
         checks_passed=sum(c.passed for c in checks),
         checks_failed=sum(not c.passed for c in checks),
         message="; ".join(failures),
     )
+
+
+def root_cause(error: object) -> str:
+    """The innermost cause's message of a Dagster error (the user code's own error)."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return str(getattr(error, "message", error)).strip()
 
 
 def run_all(
@@ -120,12 +138,37 @@ def run_all(
     partitions = partitions_with_data(leagues, seasons)
     echo(f"{len(partitions)} league × season partitions with data")
     for stage in STAGES:
-        keys = [partition_key(*p) for p in partitions] if stage.partitioned else [None]
-        for position, key in enumerate(keys, start=1):
-            step = run_step(instance, stage, key)
+        batches = stage_batches(stage, partitions)
+        for position, keys in enumerate(batches, start=1):
+            step = run_step(instance, stage, keys)
             report.steps.append(step)
-            echo(_progress_line(step, position, len(keys)))
+            echo(_progress_line(step, position, len(batches)))
     return report
+
+
+def stage_batches(
+    stage: Stage, partitions: Sequence[tuple[str, str]]
+) -> list[list[dg.MultiPartitionKey]]:
+    """The runs of a stage: [] for unpartitioned, one key each, or one league's keys each
+    (a contiguous range: partition keys order by league, then season)."""
+    if stage.mode == "once":
+        return [[]]
+    if stage.mode == "partition":
+        return [[partition_key(*p)] for p in partitions]
+    by_league: dict[str, list[dg.MultiPartitionKey]] = {}
+    for league, season in sorted(partitions, key=lambda p: (p[0], p[1])):
+        by_league.setdefault(league, []).append(partition_key(league, season))
+    return [by_league[league] for league in LEAGUE_CODES if league in by_league]
+
+
+def describe_keys(keys: Sequence[dg.MultiPartitionKey]) -> str:
+    """'-', 'E0 2023-24' or 'E0 2012-13 … 2025-26'."""
+    if not keys:
+        return "-"
+    first, last = (k.keys_by_dimension for k in (keys[0], keys[-1]))
+    if len(keys) == 1:
+        return f"{first['league']} {first['season']}"
+    return f"{first['league']} {first['season']} … {last['season']}"
 
 
 def _progress_line(step: StepResult, position: int, total: int) -> str:

@@ -409,3 +409,20 @@ def test_params_are_read_only(one_season: pd.DataFrame):
         params.attack[0] = 1.0
     with pytest.raises(dataclasses.FrozenInstanceError):
         params.rho = 0.0  # type: ignore[misc]
+
+
+def test_grid_outside_rho_region_stays_a_proper_distribution() -> None:
+    """A fixture whose rates make τ(0,0) negative (λμρ > 1) gets τ clipped at 0 and the grid
+    rescaled to the unclipped mass, so 1X2 sums to 1 − truncation, as for any other fixture."""
+    lam, mu, rho, goals = np.array([3.5]), np.array([0.75]), 0.45, 40
+    grid = dc.score_grid(lam, mu, rho, goals)[0]
+    assert 1.0 - lam[0] * mu[0] * rho < 0
+    assert grid[0, 0] == 0.0
+    assert (grid >= 0).all()
+    assert abs(grid.sum() - 1.0) < 1e-12
+    pmf = [[poisson(k, rate) for k in range(goals + 1)] for rate in (lam[0], mu[0])]
+    independent = np.outer(pmf[0], pmf[1])
+    untouched = np.ones_like(grid, dtype=bool)
+    untouched[:2, :2] = False
+    ratio = grid[untouched] / independent[untouched]
+    assert np.allclose(ratio, ratio[0], rtol=1e-12)  # one common rescaling factor

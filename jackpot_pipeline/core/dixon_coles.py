@@ -785,7 +785,8 @@ def score_grid(lam: np.ndarray, mu: np.ndarray, rho: float, max_goals: int) -> n
     """Dixon-Coles grids P(x, y), x, y = 0..max_goals, shape (n, G+1, G+1).
 
     τ is clipped at 0 for a fixture whose rates lie outside the fit's ρ region, so no cell is
-    negative (such a grid then sums to slightly more than F_λ(G)·F_μ(G)).
+    negative; such a grid is then rescaled to the unclipped mass F_λ(G)·F_μ(G) (the τ terms
+    conserve mass exactly when unclipped), so every grid stays a proper distribution.
     """
     goals = np.arange(max_goals + 1)
     log_factorial = gammaln(goals + 1.0)
@@ -796,6 +797,10 @@ def score_grid(lam: np.ndarray, mu: np.ndarray, rho: float, max_goals: int) -> n
     grid[:, 0, 1] *= np.maximum(1.0 + lam * rho, 0.0)
     grid[:, 1, 0] *= np.maximum(1.0 + mu * rho, 0.0)
     grid[:, 1, 1] *= max(1.0 - rho, 0.0)
+    mass = home.sum(axis=1) * away.sum(axis=1)
+    total = grid.sum(axis=(1, 2))
+    clipped = (1.0 - lam * mu * rho < 0) | (1.0 + lam * rho < 0) | (1.0 + mu * rho < 0)
+    grid[clipped] *= (mass[clipped] / total[clipped])[:, None, None]
     return grid
 
 
