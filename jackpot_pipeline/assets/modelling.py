@@ -115,6 +115,9 @@ def dixon_coles(
         with warehouse_db.connect() as con:
             model_store.ensure_schema(con)
             matches = model_store.load_matches(con, [league], seasons[-1])
+        if matches.empty:
+            context.log.warning(f"{league} {', '.join(seasons)}: no data for this partition")
+            continue
         predictions, selections = walk_forward_selected(matches, config)
         chosen = {s.season: s for s in selections}
         for season in seasons:

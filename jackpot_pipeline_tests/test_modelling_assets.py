@@ -1,0 +1,142 @@
+"""The model-layer assets on real data: team_features, dixon_coles_models, oos_predictions."""
+
+import json
+import math
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from jackpot_pipeline import warehouse
+from jackpot_pipeline.assets.modelling import dixon_coles, team_features
+from jackpot_pipeline.ingestion import ingest
+from jackpot_pipeline.partitions import partition_key
+from jackpot_pipeline.resources import WarehouseResource
+from jackpot_pipeline_tests._corpus import dump_warehouse, make_request, real_bytes
+
+SEASONS = {"2020-21": "2021", "2021-22": "2122", "2022-23": "2223"}
+MODEL_ASSETS = [team_features, dixon_coles]
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse holding E0 and E1 2020-21 … 2022-23 (E1 feeds E0's promoted teams' form)."""
+    root = tmp_path_factory.mktemp("modelling")
+    con = warehouse.connect(root / "w.duckdb")
+    for league in ("E0", "E1"):
+        for season, code in SEASONS.items():
+            ingest(con, make_request(real_bytes(code, league), root / "raw", league, season))
+    con.close()
+    return root / "w.duckdb"
+
+
+def materialize(path: Path, **kwargs: object) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        MODEL_ASSETS,
+        resources={"warehouse_db": WarehouseResource(path=str(path))},
+        **kwargs,
+    )
+
+
+def range_tags(league: str, first: str, last: str) -> dict[str, str]:
+    return {
+        "dagster/asset_partition_range_start": str(partition_key(league, first)),
+        "dagster/asset_partition_range_end": str(partition_key(league, last)),
+    }
+
+
+@pytest.fixture(scope="module")
+def modelled(ingested: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model assets of every E0 season, materialized as one range run."""
+    path = tmp_path_factory.mktemp("range") / "w.duckdb"
+    path.write_bytes(ingested.read_bytes())
+    result = materialize(path, tags=range_tags("E0", "2020-21", "2022-23"))
+    assert result.success
+    return path
+
+
+def query(path: Path, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+def test_every_match_after_the_warm_up_is_predicted_out_of_sample(modelled: Path) -> None:
+    oos = query(modelled, "SELECT * FROM oos_predictions")
+    matches = query(modelled, "SELECT * FROM matches WHERE league = 'E0'")
+    per_season = oos.groupby("season").size().to_dict()
+    assert per_season["2021-22"] == per_season["2022-23"] == 380
+    assert 250 <= per_season["2020-21"] < 380  # first season: predicted once 60 matches exist
+    joined = oos.merge(matches[["match_id", "match_date"]], on="match_id", suffixes=("", "_m"))
+    assert len(joined) == len(oos)
+    assert (pd.to_datetime(joined["as_of"]) <= pd.to_datetime(joined["match_date_m"])).all()
+    sums = oos[["p_home", "p_draw", "p_away"]].sum(axis=1)
+    assert ((sums - 1).abs() < 1e-6).all()
+    assert oos["converged"].all()
+
+
+def test_models_carry_version_window_and_ratings(modelled: Path) -> None:
+    models = query(modelled, "SELECT * FROM models ORDER BY season, kind")
+    # season start and end for each season, except the first season in the data has no
+    # history before its first match, so no season-start model
+    kinds = models.groupby("season")["kind"].apply(sorted).to_dict()
+    assert kinds == {
+        "2020-21": ["season_end"],
+        "2021-22": ["season_end", "season_start"],
+        "2022-23": ["season_end", "season_start"],
+    }
+    assert set(models["kind"]) == {"season_start", "season_end"}
+    assert models["model_id"].is_unique and models["model_id"].str.startswith("dc1-").all()
+    assert (pd.to_datetime(models["training_since"]) < pd.to_datetime(models["as_of"])).all()
+    assert models["converged"].all()
+    ratings = query(modelled, "SELECT * FROM model_team_ratings")
+    per_model = ratings.groupby("model_id").size()
+    assert set(per_model.index) == set(models["model_id"])
+    assert (per_model >= 20).all()
+    for prior in models["prior"]:
+        assert set(json.loads(prior)) == {"precision", "newcomer_attack", "newcomer_defence"}
+    selections = query(modelled, "SELECT * FROM xi_selections ORDER BY season")
+    later = selections[selections["season"] > "2020-21"]
+    assert (later["n_validation_matches"] > 0).all()
+    for _, row in later.iterrows():
+        scores = json.loads(row["scores"])
+        assert math.isclose(scores[f"{row['xi']:g}"], min(scores.values()))
+
+
+def test_team_features_cover_both_teams_of_every_match(modelled: Path) -> None:
+    features = query(modelled, "SELECT * FROM team_features WHERE league = 'E0'")
+    matches = query(modelled, "SELECT match_id FROM matches WHERE league = 'E0'")
+    assert len(features) == 2 * len(matches)
+    assert features.groupby("match_id").size().eq(2).all()
+
+
+def test_rerun_and_single_partition_runs_reproduce_the_range_run(
+    ingested: Path, modelled: Path, tmp_path: Path
+) -> None:
+    """Re-materializing leaves the tables identical; running each season on its own (as a UI
+    backfill of one partition would) writes exactly what the range run wrote."""
+    path = tmp_path / "w.duckdb"
+    path.write_bytes(ingested.read_bytes())
+    for season in SEASONS:
+        assert materialize(path, partition_key=partition_key("E0", season)).success
+    tables = ("oos_predictions", "models", "model_team_ratings", "xi_selections", "team_features")
+    single, ranged = dump_warehouse(path), dump_warehouse(modelled)
+    for table in tables:
+        assert single[table] == ranged[table], table
+    assert materialize(path, tags=range_tags("E0", "2020-21", "2022-23")).success
+    again = dump_warehouse(path)
+    for table in tables:
+        assert again[table] == ranged[table], table
+
+
+def test_a_season_without_matches_is_reported_not_crashed(ingested: Path, tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    path.write_bytes(ingested.read_bytes())
+    result = materialize(
+        path,
+        partition_key=partition_key("SP1", "2025-26"),
+        selection=["dixon_coles_models", "oos_predictions"],
+    )
+    assert result.success
+    assert query(path, "SELECT count(*) AS n FROM oos_predictions")["n"].iloc[0] == 0
