@@ -50,6 +50,7 @@ class StepResult:
     seconds: float
     checks_passed: int
     checks_failed: int
+    checks_failed_errors: int
     message: str
 
 
@@ -116,6 +117,9 @@ def run_step(
         seconds=time.perf_counter() - started,
         checks_passed=sum(c.passed for c in checks),
         checks_failed=sum(not c.passed for c in checks),
+        checks_failed_errors=sum(
+            not c.passed and c.severity == dg.AssetCheckSeverity.ERROR for c in checks
+        ),
         message="; ".join(failures),
     )
 
@@ -174,6 +178,9 @@ def describe_keys(keys: Sequence[dg.MultiPartitionKey]) -> str:
 def _progress_line(step: StepResult, position: int, total: int) -> str:
     status = "ok" if step.success else "FAILED"
     checks = f", checks {step.checks_passed} passed / {step.checks_failed} failed"
+    if step.checks_failed:
+        errors = step.checks_failed_errors
+        checks += f" ({step.checks_failed - errors} warning, {errors} error)"
     tail = f" — {step.message}" if step.message else ""
     return (
         f"[{step.stage} {position}/{total}] {step.partition}: {status} "
@@ -203,8 +210,9 @@ def summary_text(report: RunReport, settings: Settings, home: Path, seconds: flo
         table.to_string(),
         f"Total matches: {total:,}",
         f"Asset checks: {sum(s.checks_passed for s in report.steps)} passed, "
-        f"{sum(s.checks_failed for s in report.steps)} failed "
-        "(failed warnings are logged in data_quality_log)",
+        f"{sum(s.checks_failed for s in report.steps)} failed, of which "
+        f"{sum(s.checks_failed_errors for s in report.steps)} errors "
+        "(every failing row is in data_quality_log)",
         f"Runs: {len(report.steps) - len(failed)} succeeded, {len(failed)} failed "
         f"in {seconds:.0f} s",
         f"Warehouse: {warehouse_db.path}   (duckdb {warehouse_db.path})",
