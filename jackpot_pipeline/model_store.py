@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import duckdb
@@ -20,8 +21,9 @@ import numpy as np
 import pandas as pd
 
 from jackpot_pipeline import warehouse
-from jackpot_pipeline.core.dixon_coles import MODEL_VERSION, DixonColesParams
-from jackpot_pipeline.core.walk_forward import XiSelection
+from jackpot_pipeline.core.dixon_coles import DEFAULT_PRIOR, MODEL_VERSION, DixonColesParams, fit
+from jackpot_pipeline.core.seasons import previous_season
+from jackpot_pipeline.core.walk_forward import WalkForwardConfig, XiSelection, log_loss_1x2
 
 MODEL_SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS models (
@@ -223,3 +225,77 @@ def season_window(matches: pd.DataFrame, season: str) -> tuple[date, date]:
     """First match date of ``season`` and the day after its last match."""
     days = matches.loc[matches["season"] == season, "match_date"]
     return days.min().date(), days.max().date() + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SeasonModels:
+    """A season's fitted start/end models and its ξ choice, ready to store."""
+
+    league: str
+    season: str
+    xi: float
+    selection: XiSelection | None
+    models: pd.DataFrame
+    ratings: pd.DataFrame
+
+
+def fit_season_models(
+    league: str,
+    season: str,
+    matches: pd.DataFrame,
+    selections: Mapping[str, XiSelection],
+    default_xi: float,
+) -> SeasonModels:
+    """Models as of the season's first match and the day after its last, with the season's
+    chosen ξ, trained on the walk-forward window (the previous seasons + the current one).
+
+    The stored models use the default newcomer prior (the walk-forward refines the newcomer
+    centre per league from earlier seasons)."""
+    selection = selections.get(season)
+    xi = selection.xi if selection is not None else default_xi
+    start, end = season_window(matches, season)
+    first = previous_season(season, WalkForwardConfig.history_seasons)
+    since = matches.loc[matches["season"] >= first, "match_date"].min().date()
+    models, ratings = [], []
+    for kind, as_of in (("season_start", start), ("season_end", end)):
+        if not (matches["match_date"].dt.date < as_of).any():
+            continue  # the first season in the data has no history before its start
+        params = fit(matches, as_of, xi=xi, since=since, prior=DEFAULT_PRIOR)
+        model, rating = model_record(params, league, season, kind, matches, since)
+        models.append(model)
+        ratings.append(rating)
+    return SeasonModels(
+        league,
+        season,
+        xi,
+        selection,
+        pd.concat(models, ignore_index=True) if models else pd.DataFrame(),
+        pd.concat(ratings, ignore_index=True) if ratings else pd.DataFrame(),
+    )
+
+
+def store_season(
+    con: duckdb.DuckDBPyConnection,
+    fitted: SeasonModels,
+    matches: pd.DataFrame,
+    predictions: pd.DataFrame,
+) -> dict[str, object]:
+    """Store a season's models, ξ choice and OOS predictions (call inside a transaction);
+    returns a summary row with the season's walk-forward 1X2 log loss."""
+    league, season = fitted.league, fitted.season
+    season_predictions = predictions[predictions["season"] == season]
+    store_models(con, league, season, fitted.models, fitted.ratings)
+    replace_partition(con, "oos_predictions", league, season, season_predictions)
+    if fitted.selection is not None:
+        replace_partition(
+            con, "xi_selections", league, season, selection_frame(fitted.selection, league)
+        )
+    log_loss = log_loss_1x2(season_predictions, matches).mean() if len(season_predictions) else None
+    return {
+        "league": league,
+        "season": season,
+        "xi": fitted.xi,
+        "predicted": len(season_predictions),
+        "models": len(fitted.models),
+        "log_loss": None if log_loss is None else round(float(log_loss), 4),
+    }

@@ -3,8 +3,8 @@
 Each check is a named GE expectation over one of three frames built from a parsed file:
 ``matches`` (one row per match, with the goal cells as text), ``odds`` (long prices) and
 ``overrounds`` (closing 1X2 overround Σ1/o − 1 per match and bookmaker; the market-maximum
-aggregates are excluded, they are not a bookmaker's book). Great Expectations is imported
-lazily (it takes ~10 s), so importing this module stays cheap.
+aggregates are excluded, they are not a bookmaker's book). Great Expectations (~10 s) and
+pandas are imported lazily, so the Dagster code location can import the check specs cheaply.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+from jackpot_pipeline.core.seasons import season_bounds
 
-from jackpot_pipeline.core.football_data import ParsedFile, season_bounds
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from jackpot_pipeline.core.football_data import ParsedFile
 
 NOT_BOOKS = ("market_max", "betbrain_max")
 
@@ -132,6 +135,8 @@ CHECKS_BY_NAME: dict[str, CheckSpec] = {c.name: c for c in CHECKS}
 
 def validation_frames(parsed: ParsedFile) -> dict[str, pd.DataFrame]:
     """The three frames the checks read, built from a parsed file."""
+    import pandas as pd
+
     matches = parsed.matches.copy()
     goals_text = parsed.raw["FTHG"].str.strip() + "-" + parsed.raw["FTAG"].str.strip()
     matches["goals_text"] = goals_text.to_numpy()
@@ -159,6 +164,8 @@ def validation_frames(parsed: ParsedFile) -> dict[str, pd.DataFrame]:
 
 def run_checks(parsed: ParsedFile, season: str, today: date) -> list[CheckOutcome]:
     """Run every check on one parsed file; returns one outcome per check, in CHECKS order."""
+    import pandas as pd
+
     start, end = season_bounds(season)
     params = {
         "season_start": pd.Timestamp(start),
@@ -170,6 +177,8 @@ def run_checks(parsed: ParsedFile, season: str, today: date) -> list[CheckOutcom
 
 
 def _run_one(spec: CheckSpec, frame: pd.DataFrame, params: dict[str, Any]) -> CheckOutcome:
+    import pandas as pd
+
     empty = pd.DataFrame(columns=[*spec.id_columns, "detail"])
     if frame.empty:
         return CheckOutcome(spec, 0, empty)

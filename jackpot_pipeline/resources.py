@@ -6,16 +6,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import duckdb
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
-from jackpot_pipeline import warehouse
-from jackpot_pipeline.core.football_data import season_code
+from jackpot_pipeline.core.seasons import season_code
 from jackpot_pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    import duckdb
+    import requests
 
 DEFAULTS = Settings.from_env()
 FOOTBALL_DATA_URL = "https://www.football-data.co.uk/mmz4281"
@@ -30,6 +30,8 @@ class WarehouseResource(dg.ConfigurableResource):
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection with the schema in place, closed on exit."""
+        from jackpot_pipeline import warehouse  # duckdb + pandas: not paid at code load
+
         con = warehouse.connect(Path(self.path), read_only, self.lock_timeout_s)
         try:
             yield con
@@ -89,6 +91,10 @@ class FootballDataSource(dg.ConfigurableResource):
         return SourceFile(league, season, url, response.content)
 
     def _session(self) -> requests.Session:
+        import requests
+        from requests.adapters import HTTPAdapter
+        from urllib3.util.retry import Retry
+
         retry = Retry(
             total=self.max_retries,
             backoff_factor=self.backoff_s,

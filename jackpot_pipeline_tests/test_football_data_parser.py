@@ -16,9 +16,9 @@ from jackpot_pipeline.core.football_data import (
     FootballDataError,
     ParsedFile,
     parse_football_data,
-    season_bounds,
     select_market_odds,
 )
+from jackpot_pipeline.core.seasons import season_bounds
 from jackpot_pipeline.quality import CHECKS_BY_NAME, run_checks
 from jackpot_pipeline_tests._corpus import (
     BASE_CODE,

@@ -9,17 +9,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 import dagster as dg
-import pandas as pd
 
-from jackpot_pipeline import model_store, warehouse
-from jackpot_pipeline.core.dixon_coles import DEFAULT_PRIOR, fit
-from jackpot_pipeline.core.features import team_features as compute_team_features
 from jackpot_pipeline.core.teams import LEAGUES
-from jackpot_pipeline.core.walk_forward import (
-    WalkForwardConfig,
-    log_loss_1x2,
-    walk_forward_selected,
-)
 from jackpot_pipeline.partitions import SEASONS, league_season_partitions, split_key
 from jackpot_pipeline.resources import WarehouseResource
 from jackpot_pipeline.settings import Settings
@@ -64,6 +55,9 @@ def team_features(
     context: dg.AssetExecutionContext, warehouse_db: WarehouseResource
 ) -> dg.MaterializeResult:
     """Features of every team and match of the partition (history: the country's leagues)."""
+    from jackpot_pipeline import model_store, warehouse
+    from jackpot_pipeline.core.features import team_features as compute_team_features
+
     written: dict[str, int] = {}
     for league, seasons in keys_by_league(context).items():
         country = [c for c, info in LEAGUES.items() if info.country == LEAGUES[league].country]
@@ -108,6 +102,11 @@ def dixon_coles(
     context: dg.AssetExecutionContext, warehouse_db: WarehouseResource
 ) -> Iterator[dg.MaterializeResult]:
     """Walk each league forward once over its history and store the partition seasons."""
+    import pandas as pd
+
+    from jackpot_pipeline import model_store, warehouse
+    from jackpot_pipeline.core.walk_forward import WalkForwardConfig, walk_forward_selected
+
     settings = Settings.from_env()
     config = WalkForwardConfig(xi=settings.xi)
     summary: list[dict[str, object]] = []
@@ -124,7 +123,9 @@ def dixon_coles(
             if not (matches["season"] == season).any():
                 context.log.warning(f"{league} {season}: no data for this partition")
                 continue
-            row = store_season(warehouse_db, league, season, matches, predictions, chosen)
+            fitted = model_store.fit_season_models(league, season, matches, chosen, settings.xi)
+            with warehouse_db.connect() as con, warehouse.transaction(con):
+                row = model_store.store_season(con, fitted, matches, predictions)
             summary.append(row)
             context.log.info(
                 f"{league} {season}: {row['predicted']} OOS predictions, ξ={row['xi']}, "
@@ -143,51 +144,3 @@ def dixon_coles(
             "dagster/row_count": int(table["predicted"].sum()) if len(table) else 0,
         },
     )
-
-
-def store_season(
-    warehouse_db: WarehouseResource,
-    league: str,
-    season: str,
-    matches: pd.DataFrame,
-    predictions: pd.DataFrame,
-    selections: dict,
-) -> dict[str, object]:
-    """Fit the season-start and season-end models and store them with the season's OOS
-    predictions and ξ choice, in one transaction."""
-    selection = selections.get(season)
-    xi = selection.xi if selection is not None else Settings.from_env().xi
-    start, end = model_store.season_window(matches, season)
-    first_season = SEASONS[max(0, SEASONS.index(season) - WalkForwardConfig.history_seasons)]
-    since = matches.loc[matches["season"] >= first_season, "match_date"].min().date()
-    models, ratings = [], []
-    for kind, as_of in (("season_start", start), ("season_end", end)):
-        if not (matches["match_date"].dt.date < as_of).any():
-            continue
-        params = fit(matches, as_of, xi=xi, since=since, prior=DEFAULT_PRIOR)
-        model, rating = model_store.model_record(params, league, season, kind, matches, since)
-        models.append(model)
-        ratings.append(rating)
-    season_predictions = predictions[predictions["season"] == season]
-    with warehouse_db.connect() as con, warehouse.transaction(con):
-        model_store.store_models(
-            con,
-            league,
-            season,
-            pd.concat(models, ignore_index=True) if models else pd.DataFrame(),
-            pd.concat(ratings, ignore_index=True) if ratings else pd.DataFrame(),
-        )
-        model_store.replace_partition(con, "oos_predictions", league, season, season_predictions)
-        if selection is not None:
-            model_store.replace_partition(
-                con, "xi_selections", league, season, model_store.selection_frame(selection, league)
-            )
-    log_loss = log_loss_1x2(season_predictions, matches).mean() if len(season_predictions) else None
-    return {
-        "league": league,
-        "season": season,
-        "xi": xi,
-        "predicted": len(season_predictions),
-        "models": len(models),
-        "log_loss": None if log_loss is None else round(float(log_loss), 4),
-    }

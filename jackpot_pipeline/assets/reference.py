@@ -1,9 +1,7 @@
 """Reference assets: leagues, teams seen in the shipped history, and the team aliases."""
 
 import dagster as dg
-import pandas as pd
 
-from jackpot_pipeline import warehouse
 from jackpot_pipeline.core.teams import ALIASES_PATH, LEAGUES, load_aliases
 from jackpot_pipeline.resources import WarehouseResource
 
@@ -21,6 +19,10 @@ from jackpot_pipeline.resources import WarehouseResource
 )
 def reference_data(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource):
     """Replace the leagues and team_aliases tables with the shipped reference data."""
+    import pandas as pd
+
+    from jackpot_pipeline import warehouse
+
     leagues = pd.DataFrame(
         [
             {"code": lg.code, "name": lg.name, "country": lg.country, "tier": lg.tier}

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -135,21 +134,6 @@ def _odds_column_map() -> dict[str, OddsColumn]:
 
 
 ODDS_COLUMN_MAP: dict[str, OddsColumn] = _odds_column_map()
-
-
-def season_code(season: str) -> str:
-    """'2019-20' → '1920' (football-data's folder name)."""
-    start, end = season.split("-")
-    return f"{start[2:]}{end}"
-
-
-def season_bounds(season: str) -> tuple[date, date]:
-    """First and last admissible match date of a season: 1 July to 31 August of the next year.
-
-    The window is wider than a normal season because 2019-20 ran to August 2020 (COVID-19).
-    """
-    start_year = int(season[:4])
-    return date(start_year, 7, 1), date(start_year + 1, 8, 31)
 
 
 def decode(data: bytes) -> tuple[str, str]:

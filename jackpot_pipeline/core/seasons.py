@@ -1,0 +1,26 @@
+"""Season names and bounds (light: no numeric imports, used by the Dagster shell at load)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+
+def season_code(season: str) -> str:
+    """'2019-20' → '1920' (football-data's folder name)."""
+    start, end = season.split("-")
+    return f"{start[2:]}{end}"
+
+
+def season_bounds(season: str) -> tuple[date, date]:
+    """First and last admissible match date of a season: 1 July to 31 August of the next year.
+
+    The window is wider than a normal season because 2019-20 ran to August 2020 (COVID-19).
+    """
+    start_year = int(season[:4])
+    return date(start_year, 7, 1), date(start_year + 1, 8, 31)
+
+
+def previous_season(season: str, back: int) -> str:
+    """The season ``back`` seasons before ``season``: ('2019-20', 3) → '2016-17'."""
+    start = int(season[:4]) - back
+    return f"{start}-{(start + 1) % 100:02d}"
