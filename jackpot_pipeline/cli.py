@@ -65,6 +65,14 @@ def command_ui(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - execvp does not return
 
 
+def command_status(args: argparse.Namespace) -> int:
+    """Last fetch, quota and counts per sport of the odds collection."""
+    from jackpot_pipeline.status import status_text
+
+    _echo(status_text(Settings.from_env().warehouse_path))
+    return 0
+
+
 def _echo(line: str) -> None:
     print(line, flush=True)
 
@@ -79,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--league", action="append", help="only this league (repeatable)")
     run.add_argument("--season", action="append", help="only this season, e.g. 2023-24")
     run.set_defaults(func=command_run)
+    status = commands.add_parser("status", help="odds collection: last fetch, quota, counts")
+    status.set_defaults(func=command_status)
     ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on the local instance")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=command_ui)

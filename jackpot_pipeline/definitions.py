@@ -5,12 +5,26 @@ import dagster as dg
 from jackpot_pipeline.assets.football_data import football_data
 from jackpot_pipeline.assets.modelling import dixon_coles, team_features
 from jackpot_pipeline.assets.reference import reference_data
+from jackpot_pipeline.odds_definitions import (
+    ODDS_ASSETS,
+    ODDS_JOBS,
+    ODDS_RESOURCES,
+    ODDS_SCHEDULES,
+    ODDS_SENSORS,
+)
 from jackpot_pipeline.resources import FootballDataSource, WarehouseResource
 
-ALL_ASSETS = [reference_data, football_data, team_features, dixon_coles]
+ALL_ASSETS = [reference_data, football_data, team_features, dixon_coles, *ODDS_ASSETS]
 RESOURCES: dict[str, dg.ConfigurableResource] = {
     "warehouse_db": WarehouseResource(),
     "football_data_source": FootballDataSource(),
+    **ODDS_RESOURCES,
 }
 
-defs = dg.Definitions(assets=ALL_ASSETS, resources=RESOURCES)
+defs = dg.Definitions(
+    assets=ALL_ASSETS,
+    resources=RESOURCES,
+    jobs=ODDS_JOBS,
+    sensors=ODDS_SENSORS,
+    schedules=ODDS_SCHEDULES,
+)

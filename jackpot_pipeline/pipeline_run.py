@@ -37,6 +37,11 @@ STAGES: tuple[Stage, ...] = (
     Stage("reference", ("leagues", "team_aliases"), "once"),
     Stage("ingestion", ("matches", "match_odds", "market_probabilities"), "partition"),
     Stage("modelling", ("team_features", "dixon_coles_models", "oos_predictions"), "league_range"),
+    Stage(
+        "odds",
+        ("odds_snapshots", "events", "odds", "closing_lines", "market_consensus"),
+        "once",
+    ),
 )
 
 

@@ -118,6 +118,112 @@ CREATE TABLE IF NOT EXISTS data_quality_log (
     action VARCHAR NOT NULL,
     logged_at TIMESTAMPTZ NOT NULL
 );
+-- The Odds API (jackpot_pipeline/assets/odds.py). No URL with a key and no key is ever stored.
+-- fetch_log: one row per successful API call (quota bookkeeping; url is redacted, apiKey=***).
+CREATE TABLE IF NOT EXISTS fetch_log (
+    fetch_id VARCHAR PRIMARY KEY,
+    sport VARCHAR,
+    endpoint VARCHAR NOT NULL,
+    tier VARCHAR,
+    requested_at TIMESTAMPTZ NOT NULL,
+    fetched_at TIMESTAMPTZ NOT NULL,
+    http_status INTEGER NOT NULL,
+    cost INTEGER NOT NULL,
+    quota_remaining INTEGER,
+    quota_used INTEGER,
+    quota_last INTEGER,
+    checksum VARCHAR NOT NULL,
+    new_snapshot BOOLEAN NOT NULL,
+    url VARCHAR NOT NULL,
+    source VARCHAR
+);
+-- odds_snapshots: one row per distinct response body (raw layer blob) per sport and endpoint.
+CREATE TABLE IF NOT EXISTS odds_snapshots (
+    checksum VARCHAR NOT NULL,
+    sport VARCHAR NOT NULL,
+    endpoint VARCHAR NOT NULL,
+    league VARCHAR,
+    fetched_at TIMESTAMPTZ NOT NULL,
+    tier VARCHAR,
+    hours_to_commence DOUBLE,
+    cost INTEGER NOT NULL,
+    quota_remaining INTEGER,
+    n_events INTEGER NOT NULL,
+    bytes BIGINT NOT NULL,
+    raw_path VARCHAR NOT NULL,
+    source VARCHAR,
+    stored_at TIMESTAMPTZ NOT NULL,
+    events_loaded_at TIMESTAMPTZ,
+    odds_loaded_at TIMESTAMPTZ,
+    odds_rows INTEGER,
+    PRIMARY KEY (checksum, sport, endpoint)
+);
+CREATE TABLE IF NOT EXISTS events (
+    event_id VARCHAR PRIMARY KEY,
+    sport VARCHAR NOT NULL,
+    league VARCHAR,
+    commence_time TIMESTAMPTZ NOT NULL,
+    home_team VARCHAR NOT NULL,
+    away_team VARCHAR NOT NULL,
+    home_team_id VARCHAR,
+    away_team_id VARCHAR,
+    status VARCHAR NOT NULL,
+    home_score INTEGER,
+    away_score INTEGER,
+    first_seen_at TIMESTAMPTZ NOT NULL,
+    last_seen_at TIMESTAMPTZ NOT NULL,
+    status_updated_at TIMESTAMPTZ NOT NULL,
+    final_at TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS odds (
+    snapshot_checksum VARCHAR NOT NULL,
+    row_no INTEGER NOT NULL,
+    event_id VARCHAR NOT NULL,
+    sport VARCHAR NOT NULL,
+    commence_time TIMESTAMPTZ,
+    home_team VARCHAR,
+    away_team VARCHAR,
+    bookmaker VARCHAR NOT NULL,
+    market VARCHAR NOT NULL,
+    outcome VARCHAR,
+    outcome_name VARCHAR,
+    price DOUBLE,
+    point DOUBLE,
+    bookmaker_last_update TIMESTAMPTZ,
+    market_last_update TIMESTAMPTZ,
+    snapshot_time TIMESTAMPTZ NOT NULL,
+    two_way_h2h BOOLEAN NOT NULL,
+    PRIMARY KEY (snapshot_checksum, row_no)
+);
+CREATE TABLE IF NOT EXISTS closing_lines (
+    event_id VARCHAR NOT NULL,
+    sport VARCHAR NOT NULL,
+    commence_time TIMESTAMPTZ,
+    bookmaker VARCHAR NOT NULL,
+    market VARCHAR NOT NULL,
+    outcome VARCHAR,
+    outcome_name VARCHAR,
+    price DOUBLE,
+    point DOUBLE,
+    snapshot_time TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS market_consensus (
+    event_id VARCHAR PRIMARY KEY,
+    sport VARCHAR NOT NULL,
+    league VARCHAR,
+    commence_time TIMESTAMPTZ,
+    home_team_id VARCHAR,
+    away_team_id VARCHAR,
+    prob_home DOUBLE,
+    prob_draw DOUBLE,
+    prob_away DOUBLE,
+    n_bookmakers INTEGER,
+    as_of TIMESTAMPTZ,
+    pinnacle_home DOUBLE,
+    pinnacle_draw DOUBLE,
+    pinnacle_away DOUBLE,
+    pinnacle_as_of TIMESTAMPTZ
+);
 """
 
 

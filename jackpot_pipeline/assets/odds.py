@@ -6,7 +6,8 @@ Data flow, each step idempotent and atomic per unit of work (one transaction):
   is stored as received in the raw layer (``<raw_dir>/odds-api/…``), each call gets a
   ``fetch_log`` row (quota bookkeeping) and each distinct body (checksum × sport × endpoint) an
   ``odds_snapshots`` row. On the replay resource (no key) every recording of each sport is
-  served in turn, so a run ingests all of them; a body already stored adds no snapshot row.
+  served in turn, so a run ingests all of them; a body already stored adds no snapshot row
+  (re-running adds no snapshot, event or odds row; ``fetch_log`` logs every call, replayed too).
 - ``events``: the events listed by snapshots not yet loaded, with home/away team ids resolved
   through the alias table (unresolved names are kept with a null id and logged to
   ``data_quality_log``) and the status as known at the snapshot's time.
@@ -56,7 +57,6 @@ POOL = "duckdb_warehouse"
 DEFAULT_SPORTS: tuple[str, ...] = tuple(league.odds_api_sport for league in LEAGUES.values())
 LEAGUE_OF_SPORT: Mapping[str, str] = {lg.odds_api_sport: code for code, lg in LEAGUES.items()}
 TIER_NAMES = tuple(tier.value for tier in Tier)
-TERMINAL = {status.value for status in core.TERMINAL_STATUSES}
 EVENT_COLUMNS = (
     "event_id",
     "sport",
