@@ -73,6 +73,26 @@ def command_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_predict(args: argparse.Namespace) -> int:
+    """Validate a coupon file, predict it (same path and rows as the asset), print the table
+    and the ticket figures."""
+    from jackpot_pipeline.core.coupon import CouponValidationError
+    from jackpot_pipeline.jackpots import JackpotError, predict_file
+
+    try:
+        report = predict_file(
+            args.file, set_name=args.set, budget=args.budget, results_file=args.results
+        )
+    except CouponValidationError as error:
+        _echo(error.report())
+        return 2
+    except JackpotError as error:
+        _echo(f"cannot predict {args.file}: {error}")
+        return 1
+    _echo(report.text())
+    return 0
+
+
 def _echo(line: str) -> None:
     print(line, flush=True)
 
@@ -87,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--league", action="append", help="only this league (repeatable)")
     run.add_argument("--season", action="append", help="only this season, e.g. 2023-24")
     run.set_defaults(func=command_run)
+    predict = commands.add_parser("predict", help="predict a jackpot coupon (JSON or CSV)")
+    predict.add_argument("file", type=Path)
+    predict.add_argument("--set", default="G", choices=list("ABCDEFG"), help="set for the ticket")
+    predict.add_argument("--budget", type=int, default=64, help="lines for the combination ticket")
+    predict.add_argument("--results", type=Path, help="results CSV to score the coupon against")
+    predict.set_defaults(func=command_predict)
     status = commands.add_parser("status", help="odds collection: last fetch, quota, counts")
     status.set_defaults(func=command_status)
     ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on the local instance")

@@ -86,7 +86,7 @@ def partitions_with_data(
 
 
 def run_step(
-    instance: dg.DagsterInstance, stage: Stage, keys: Sequence[dg.MultiPartitionKey]
+    instance: dg.DagsterInstance, stage: Stage, keys: Sequence[dg.MultiPartitionKey | str]
 ) -> StepResult:
     """One Dagster run of ``stage`` on one partition or a range of them (first to last of
     ``keys``; none for unpartitioned assets), never raising on failure."""
@@ -152,7 +152,33 @@ def run_all(
             step = run_step(instance, stage, keys)
             report.steps.append(step)
             echo(_progress_line(step, position, len(batches)))
+    report.steps.extend(process_inbox(instance, echo))
     return report
+
+
+def process_inbox(instance: dg.DagsterInstance, echo: Callable[[str], None]) -> list[StepResult]:
+    """One tick of the jackpot inbox sensor, a run per new coupon, then a second tick that
+    moves the registered files to processed/ — what the running sensor does over two ticks."""
+    from jackpot_pipeline.assets.jackpots import PARTITIONS_NAME, jackpot_inbox_sensor
+
+    def tick() -> dg.SensorResult | dg.SkipReason:
+        context = dg.build_sensor_context(instance=instance, resources=RESOURCES)
+        return jackpot_inbox_sensor(context)
+
+    result = tick()
+    if not isinstance(result, dg.SensorResult):
+        echo(f"[jackpots] inbox: {result.skip_message}")
+        return []
+    for request in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(PARTITIONS_NAME, list(request.partition_keys))
+    stage = Stage("jackpots", ("jackpot_predictions",), "partition")
+    steps = []
+    for position, request in enumerate(result.run_requests or [], start=1):
+        step = run_step(instance, stage, [request.partition_key])
+        steps.append(step)
+        echo(_progress_line(step, position, len(result.run_requests)))
+    tick()
+    return steps
 
 
 def stage_batches(
@@ -170,10 +196,12 @@ def stage_batches(
     return [by_league[league] for league in LEAGUE_CODES if league in by_league]
 
 
-def describe_keys(keys: Sequence[dg.MultiPartitionKey]) -> str:
-    """'-', 'E0 2023-24' or 'E0 2012-13 … 2025-26'."""
+def describe_keys(keys: Sequence[dg.MultiPartitionKey | str]) -> str:
+    """'-', 'E0 2023-24', 'E0 2012-13 … 2025-26' or a jackpot's key."""
     if not keys:
         return "-"
+    if not isinstance(keys[0], dg.MultiPartitionKey):
+        return str(keys[0])[:12]
     first, last = (k.keys_by_dimension for k in (keys[0], keys[-1]))
     if len(keys) == 1:
         return f"{first['league']} {first['season']}"

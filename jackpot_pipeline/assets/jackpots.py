@@ -30,22 +30,29 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import duckdb
 
-from jackpot_pipeline import jackpots, warehouse
-from jackpot_pipeline.core.coupon import CouponValidationError
+from jackpot_pipeline.core.coupon import CouponValidationError  # standard library only
 from jackpot_pipeline.raw_store import sha256
 from jackpot_pipeline.resources import WarehouseResource
 from jackpot_pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from jackpot_pipeline import jackpots
 
 PARTITIONS_NAME = "jackpots"
 FILE_TAG = "jackpot/file"
 COUPON_TAG = "jackpot/coupon_id"
 SENSOR_INTERVAL_S = 30
 SENSOR_LOCK_TIMEOUT_S = 5.0
+#: Run-config defaults; equal to ``jackpots.DEFAULT_BUDGET`` / ``DEFAULT_SET`` (a test checks),
+#: repeated here so that loading the code location does not import pandas, DuckDB and scipy.
+DEFAULT_BUDGET = 64
+DEFAULT_SET = "G"
 
 jackpot_partitions = dg.DynamicPartitionsDefinition(name=PARTITIONS_NAME)
 
@@ -53,8 +60,8 @@ jackpot_partitions = dg.DynamicPartitionsDefinition(name=PARTITIONS_NAME)
 class JackpotConfig(dg.Config):
     """Run options: ticket budget in lines, the set to pick from, an optional results CSV."""
 
-    budget: int = jackpots.DEFAULT_BUDGET
-    set_name: str = jackpots.DEFAULT_SET
+    budget: int = DEFAULT_BUDGET
+    set_name: str = DEFAULT_SET
     results_file: str | None = None
 
 
@@ -73,10 +80,18 @@ def jackpot_predictions(
     context: dg.AssetExecutionContext, config: JackpotConfig, warehouse_db: WarehouseResource
 ) -> dg.MaterializeResult:
     """Predict (or re-read) the partition's jackpot version, score it, export it."""
+    from jackpot_pipeline import jackpots  # pandas, DuckDB, scipy: not paid at code load
+
     settings = Settings.from_env()
     paths = jackpots.jackpot_paths(settings)
     checksum = context.partition_key
-    data, found = jackpots.find_coupon_bytes(checksum, settings.raw_dir, paths)
+    try:
+        data, found = jackpots.find_coupon_bytes(checksum, settings.raw_dir, paths)
+    except FileNotFoundError as error:
+        raise dg.Failure(
+            description=f"{error}: the sensor stores a coupon's bytes in the raw layer before "
+            "adding its partition; add partitions through the inbox"
+        ) from error
     source = context.run.tags.get(FILE_TAG) or found.name
     with warehouse_db.connect() as con:
         try:
@@ -102,7 +117,7 @@ def jackpot_predictions(
 
 
 def report_metadata(
-    report: jackpots.JackpotReport, exports: tuple[Path, ...]
+    report: "jackpots.JackpotReport", exports: tuple[Path, ...]
 ) -> dict[str, dg.MetadataValue | str | int | float | bool]:
     """Asset metadata: the fixture table, the per-set figures and the version's identity."""
     jackpot = report.stored.jackpot
@@ -176,7 +191,7 @@ class InboxTick:
 
 def scan_inbox(
     files: list[Path],
-    paths: jackpots.JackpotPaths,
+    paths: "jackpots.JackpotPaths",
     raw_dir: Path,
     is_registered: Callable[[str], bool],
     validate: Callable[[bytes, str], Any],
@@ -187,6 +202,8 @@ def scan_inbox(
     ``is_registered(sha)`` says whether a partition exists; ``validate(data, name)`` returns the
     parsed coupon or raises :class:`CouponValidationError`; ``log`` has ``info``/``error``.
     """
+    from jackpot_pipeline import jackpots, warehouse
+
     tick = InboxTick([], [], [], [], [])
     for path in files:
         try:
@@ -238,6 +255,8 @@ def jackpot_inbox_sensor(
     context: dg.SensorEvaluationContext, warehouse_db: WarehouseResource
 ) -> dg.SensorResult | dg.SkipReason:
     """One inbox tick (see the module docstring)."""
+    from jackpot_pipeline import jackpots, warehouse  # paid on the first tick, not at load
+
     settings = Settings.from_env()
     paths = jackpots.jackpot_paths(settings)
     files = jackpots.inbox_files(paths.inbox)
@@ -274,12 +293,14 @@ def jackpot_inbox_sensor(
 
 
 @contextmanager
-def _lazy_connection(path: Path) -> Iterator[Callable[[], duckdb.DuckDBPyConnection]]:
+def _lazy_connection(path: Path) -> Iterator[Callable[[], "duckdb.DuckDBPyConnection"]]:
     """A read-only warehouse connection opened on first use (a tick that only moves files
     never opens it) and closed on exit; WarehouseLockedError if it stays locked."""
+    from jackpot_pipeline import warehouse
+
     opened: list[duckdb.DuckDBPyConnection] = []
 
-    def connection() -> duckdb.DuckDBPyConnection:
+    def connection() -> "duckdb.DuckDBPyConnection":
         if not opened:
             opened.append(
                 warehouse.connect(path, read_only=True, lock_timeout_s=SENSOR_LOCK_TIMEOUT_S)

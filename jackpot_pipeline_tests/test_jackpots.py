@@ -1,0 +1,556 @@
+"""Jackpot predictions without Dagster: planning, versioning, immutability, calibration inputs,
+results, reports, exports and ``predict_file``.
+
+The warehouse is built once per test process from the real 2023-24 and 2024-25 football-data
+files of the six leagues (``template_warehouse``) and copied per test; nothing is written into
+the repository's ``data/`` folder. ``calibration_store`` is replaced by a controllable fake
+(``install_calibration_store``), whether or not the real module exists.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import importlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import types
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from jackpot_pipeline import jackpots, model_store, warehouse
+from jackpot_pipeline.core.calibration import apply_calibration, fit_calibration
+from jackpot_pipeline.core.coupon import CouponValidationError
+from jackpot_pipeline.core.dixon_coles import fit
+from jackpot_pipeline.core.jackpot_analytics import argmax_ticket
+from jackpot_pipeline.core.margins import remove_margin
+from jackpot_pipeline.core.prediction_sets import SetParams, pool
+from jackpot_pipeline.ingestion import ingest
+from jackpot_pipeline.settings import DATA_DIR, Settings
+from jackpot_pipeline_tests._corpus import make_request, real_bytes
+
+EXAMPLES = DATA_DIR / "jackpots" / "examples"
+EXAMPLE_JSON = EXAMPLES / "2025-04-26_bookmaker-names_pinnacle.json"
+EXAMPLE_NO_ODDS = EXAMPLES / "2025-04-12_football-data-names.csv"
+EXAMPLE_DATES = EXAMPLES / "2025-03-29_dates-only_bet365.csv"
+#: Real full-time results of the example coupons (README of data/jackpots/examples).
+RESULTS = {
+    EXAMPLE_JSON.name: list("HAHHDDHHDAHHH"),
+    EXAMPLE_NO_ODDS.name: list("AAAHHDDAAHHAD"),
+    EXAMPLE_DATES.name: list("HHHHDHHHHHHHHHHHH"),
+}
+LEAGUES = ("E0", "E1", "SP1", "D1", "I1", "F1")
+SEASONS = (("2324", "2023-24"), ("2425", "2024-25"))
+TEMPLATE_ENV = "JACKPOT_TEST_JACKPOT_TEMPLATE"
+NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+#: Ingestion clock: after the last 2024-25 match (strict mode rejects matches dated later).
+INGEST_NOW = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
+
+
+# ------------------------------------------------------------------------------- fixtures
+
+
+def template_warehouse() -> Path:
+    """A warehouse with the six leagues' 2023-24 and 2024-25 matches, built once per process
+    (the folder is remembered in an environment variable so both jackpot test modules share
+    it however pytest imports them) and removed at exit."""
+    cached = os.environ.get(TEMPLATE_ENV)
+    if cached and (Path(cached) / "warehouse.duckdb").exists():
+        return Path(cached) / "warehouse.duckdb"
+    folder = Path(tempfile.mkdtemp(prefix="jackpot-template-"))
+    atexit.register(shutil.rmtree, folder, True)
+    con = warehouse.connect(folder / "warehouse.duckdb")
+    try:
+        for code, season in SEASONS:
+            for league in LEAGUES:
+                request = make_request(real_bytes(code, league), folder / "raw", league, season)
+                ingest(con, dataclasses.replace(request, today=INGEST_NOW.date(), now=INGEST_NOW))
+    finally:
+        con.close()
+    os.environ[TEMPLATE_ENV] = str(folder)
+    return folder / "warehouse.duckdb"
+
+
+@dataclass
+class FakeCalibrationStore:
+    """Stands in for ``calibration_store``: returns ``curve`` / ``params`` and records calls."""
+
+    curve: object = None
+    params: SetParams | None = None
+    error: Exception | None = None
+    calls: list[tuple[str, str, date]] = field(default_factory=list)
+
+    def load_calibration(self, con: object, league: str, before: date) -> object:
+        self.calls.append(("calibration", league, before))
+        if self.error is not None:
+            raise self.error
+        return self.curve
+
+    def load_set_params(self, con: object, league: str, before: date) -> SetParams | None:
+        self.calls.append(("set_params", league, before))
+        if self.error is not None:
+            raise self.error
+        return self.params
+
+
+def install_calibration_store(monkeypatch: pytest.MonkeyPatch) -> FakeCalibrationStore:
+    """Replace ``load_calibration`` / ``load_set_params`` of ``calibration_store`` (a stand-in
+    module is registered when the real one does not exist)."""
+    fake = FakeCalibrationStore()
+    name = "jackpot_pipeline.calibration_store"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError:
+        module = types.ModuleType(name)
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr(module, "load_calibration", fake.load_calibration, raising=False)
+    monkeypatch.setattr(module, "load_set_params", fake.load_set_params, raising=False)
+    return fake
+
+
+@dataclass(frozen=True)
+class Env:
+    """A test's private warehouse and folders (also set in the JACKPOT_* variables)."""
+
+    root: Path
+    warehouse_path: Path
+    raw_dir: Path
+    paths: jackpots.JackpotPaths
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        return warehouse.connect(self.warehouse_path)
+
+
+def make_env(root: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
+    """Copy the template warehouse into ``root`` and point the settings at ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    db = root / "warehouse.duckdb"
+    shutil.copyfile(template_warehouse(), db)
+    env = Env(root, db, root / "raw", jackpots.JackpotPaths(root / "jackpots"))
+    monkeypatch.setenv("JACKPOT_WAREHOUSE_PATH", str(db))
+    monkeypatch.setenv("JACKPOT_RAW_DIR", str(env.raw_dir))
+    monkeypatch.setenv("JACKPOT_JACKPOTS_DIR", str(env.paths.base))
+    return env
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
+    return make_env(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch) -> FakeCalibrationStore:
+    return install_calibration_store(monkeypatch)
+
+
+@pytest.fixture
+def con(env: Env) -> duckdb.DuckDBPyConnection:
+    connection = env.connect()
+    yield connection
+    connection.close()
+
+
+def predict(con: duckdb.DuckDBPyConnection, path: Path, **kwargs: object) -> jackpots.JackpotRun:
+    return jackpots.predict_coupon(con, path.read_bytes(), path.name, now=NOW, **kwargs)
+
+
+def write_coupon(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def table_dump(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    return {
+        t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+        for t in jackpots.JACKPOT_TABLES
+    }
+
+
+def calibration_curve() -> object:
+    """A real (non-identity) isotonic curve fitted on synthetic, over-confident forecasts."""
+    rng = np.random.default_rng(7)
+    truth = rng.dirichlet([4, 2.5, 3], size=600)
+    outcomes = np.array([rng.choice(3, p=p) for p in truth])
+    sharp = truth**1.6 / (truth**1.6).sum(axis=1, keepdims=True)
+    return fit_calibration(sharp, outcomes, scope="pooled", trained_on_end=date(2025, 1, 1))
+
+
+# ---------------------------------------------------------------------------------- tests
+
+
+def test_example_coupon_is_predicted_explained_and_scored(
+    con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
+) -> None:
+    """The real JSON example (bookmaker names, Pinnacle odds): every fixture resolved, fitted
+    before kickoff, decomposed, predicted in sets A–G, and scored against the real results."""
+    run = predict(con, EXAMPLE_JSON)
+    assert run.created
+    fixtures, predictions = run.stored.fixtures, run.stored.predictions
+    assert len(fixtures) == 13
+    assert len(predictions) == 13 * 7
+    assert set(predictions["set_id"]) == set("ABCDEFG")
+    assert fixtures["home_team_id"].tolist()[:4] == [
+        "ger-bayern-munich",
+        "ger-hoffenheim",
+        "eng-brighton",
+        "eng-wolves",
+    ]
+    # Every set's row is a proper distribution; picks follow the argmax.
+    probs = predictions[["prob_home", "prob_draw", "prob_away"]].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
+    assert (predictions["pick"] == [("1", "X", "2")[i] for i in probs.argmax(axis=1)]).all()
+    # No model saw the kickoff day or anything after it.
+    assert (fixtures["model_as_of"] == fixtures["match_date"]).all()
+    for row in fixtures.itertuples():
+        latest = con.execute(
+            "SELECT max(match_date) FROM matches WHERE league = ? AND match_date < ?",
+            [row.league, row.match_date],
+        ).fetchone()[0]
+        assert latest < pd.Timestamp(row.match_date).date()
+    # λ is explained by the stored ratings: log λ = attack_home + defence_away + home advantage.
+    np.testing.assert_allclose(
+        np.log(fixtures["lambda_home"]),
+        fixtures["home_attack"] + fixtures["away_defence"] + fixtures["home_advantage"],
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        np.log(fixtures["lambda_away"]), fixtures["away_attack"] + fixtures["home_defence"]
+    )
+    # Market = the coupon's odds without margin (Shin); uncalibrated A = the raw model.
+    odds = fixtures[["odds_home", "odds_draw", "odds_away"]].to_numpy()
+    np.testing.assert_allclose(
+        fixtures[["market_prob_home", "market_prob_draw", "market_prob_away"]].to_numpy(),
+        remove_margin(odds, "shin").probabilities,
+    )
+    raw = fixtures[["dc_prob_home", "dc_prob_draw", "dc_prob_away"]].to_numpy()
+    a = run.stored.set_probs("A")
+    np.testing.assert_allclose(a, raw / raw.sum(axis=1, keepdims=True), atol=1e-6)
+    # B pools A with the market at the default weight 0.6; C at 0.2.
+    market = fixtures[["market_prob_home", "market_prob_draw", "market_prob_away"]].to_numpy()
+    np.testing.assert_allclose(run.stored.set_probs("B"), pool(a, market, 0.6, "linear"), atol=1e-9)
+    b_rows = predictions[predictions["set_id"] == "B"]
+    assert (b_rows["blend_alpha"] == 0.6).all() and not b_rows["fell_back_to_a"].any()
+    flags = [json.loads(f) for f in fixtures["flags"]]
+    assert all({"uncalibrated", "default_set_params"} <= set(f) for f in flags)
+    assert not any("no_market_odds" in f for f in flags)
+    # Most likely score and λ are sensible.
+    assert (fixtures["lambda_home"].between(0.2, 5)).all()
+    assert (fixtures["likely_score_prob"].between(0.05, 0.5)).all()
+    # Results come from matches; scoring agrees with an independent count.
+    report = jackpots.jackpot_report(con, run, budget=48)
+    assert list(report.results) == RESULTS[EXAMPLE_JSON.name]
+    for name in "ABG":
+        picks = run.stored.set_probs(name).argmax(axis=1)
+        observed = ["HDA".index(r) for r in RESULTS[EXAMPLE_JSON.name]]
+        score = report.analyses[name].score
+        assert score.correct_picks == int((picks == observed).sum())
+        assert score.n_known == 13
+        assert score.argmax_won is (score.correct_picks == 13)
+    assert report.analyses["G"].combination.lines <= 48
+
+
+def test_same_inputs_give_the_same_version_and_rows_never_change(
+    con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
+) -> None:
+    first = predict(con, EXAMPLE_JSON)
+    before = table_dump(con)
+    second = jackpots.predict_coupon(
+        con, EXAMPLE_JSON.read_bytes(), EXAMPLE_JSON.name, now=datetime.now(UTC)
+    )
+    assert second.version == first.version
+    assert not second.created
+    assert table_dump(con) == before  # not even created_at moved
+    pd.testing.assert_frame_equal(second.stored.predictions, first.stored.predictions)
+    computed = jackpots.compute_jackpot(
+        jackpots.plan_jackpot(con, first.coupon, EXAMPLE_JSON.name), now=NOW
+    )
+    assert not jackpots.store_jackpot(con, computed)  # an existing version is never rewritten
+    assert table_dump(con) == before
+
+
+def test_a_model_update_creates_a_new_separately_stored_version(
+    con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
+) -> None:
+    """New inputs before kickoff (another ξ, a corrected result) → a new version next to the
+    old one; a change after kickoff (the match's own result) → the same version."""
+    first = predict(con, EXAMPLE_JSON)
+    old_rows = table_dump(con)
+    # A result after every kickoff of the coupon changes nothing.
+    con.execute(
+        "UPDATE matches SET home_goals = home_goals + 3 WHERE match_date > DATE '2025-04-27'"
+    )
+    assert predict(con, EXAMPLE_JSON).version == first.version
+    # ξ selected for D1 2024-25: a model update for the D1 fixtures only.
+    model_store.ensure_schema(con)
+    con.execute("INSERT INTO xi_selections VALUES ('D1', '2024-25', 0.002, '', 0, '{}')")
+    second = predict(con, EXAMPLE_JSON)
+    assert second.created and second.version != first.version
+    d1 = second.stored.fixtures["league"] == "D1"
+    assert (second.stored.fixtures.loc[d1, "xi"] == 0.002).all()
+    assert (second.stored.fixtures.loc[d1, "xi_source"] == "xi_selections D1 2024-25").all()
+    assert (second.stored.fixtures.loc[~d1, "xi"] == Settings().xi).all()
+    changed = second.stored.fixtures["model_id"] != first.stored.fixtures["model_id"]
+    assert changed.tolist() == d1.tolist()
+    # A corrected result before kickoff: a third version.
+    con.execute(
+        "UPDATE matches SET home_goals = home_goals + 1 WHERE match_id = "
+        "(SELECT match_id FROM matches WHERE league = 'E0' AND match_date < DATE '2025-04-20' "
+        "ORDER BY match_date DESC, match_id LIMIT 1)"
+    )
+    third = predict(con, EXAMPLE_JSON)
+    assert third.version not in (first.version, second.version)
+    # The old version's rows are untouched and all three are listed for the coupon.
+    for table, rows in old_rows.items():
+        stored = con.execute(
+            f"SELECT * FROM {table} WHERE jackpot_version = ? ORDER BY ALL", [first.version]
+        ).fetchall()
+        assert stored == rows
+    versions = jackpots.jackpot_versions(con, first.coupon.content_sha256)
+    assert set(versions["jackpot_version"]) == {first.version, second.version, third.version}
+
+
+def test_calibration_and_set_params_come_from_the_calibration_store(
+    con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
+) -> None:
+    uncalibrated = predict(con, EXAMPLE_JSON)
+    store.curve = calibration_curve()
+    store.params = SetParams(
+        model_weight=0.9,
+        temperature=0.8,
+        kelly_scale=2.0,
+        draw_boost={"E0": 0.5},
+        pooled_draw_boost=0.1,
+        ensemble_weights=(0.0, 0.0, 1.0, 0.0, 0.0, 0.0),
+        n_train=900,
+        n_train_with_market=900,
+    )
+    store.calls.clear()
+    run = predict(con, EXAMPLE_JSON)
+    assert run.created and run.version != uncalibrated.version
+    fixtures = run.stored.fixtures
+    kickoffs = [pd.Timestamp(d).date() for d in fixtures["match_date"]]
+    assert store.calls[0::2] == [
+        ("calibration", lg, d) for lg, d in zip(fixtures["league"], kickoffs, strict=True)
+    ]
+    assert store.calls[1::2] == [
+        ("set_params", lg, d) for lg, d in zip(fixtures["league"], kickoffs, strict=True)
+    ]
+    raw = fixtures[["dc_prob_home", "dc_prob_draw", "dc_prob_away"]].to_numpy()
+    calibrated = apply_calibration(store.curve, raw)
+    np.testing.assert_allclose(run.stored.set_probs("A"), calibrated, atol=1e-6)
+    np.testing.assert_allclose(
+        fixtures[["calibrated_prob_home", "calibrated_prob_draw", "calibrated_prob_away"]],
+        calibrated,
+    )
+    assert fixtures["calibrated"].all()
+    assert not any("uncalibrated" in json.loads(f) for f in fixtures["flags"])
+    assert not any("default_set_params" in json.loads(f) for f in fixtures["flags"])
+    # G is all C here; B uses the stored model weight; D the league's draw boost.
+    np.testing.assert_allclose(run.stored.set_probs("G"), run.stored.set_probs("C"), atol=1e-9)
+    predictions = run.stored.predictions
+    assert (predictions.loc[predictions["set_id"] == "B", "blend_alpha"] == 0.9).all()
+    details = {(r.match_order, r.set_id): json.loads(r.detail) for r in predictions.itertuples()}
+    for row in fixtures.itertuples():
+        boost = details[(row.match_order, "D")]
+        assert boost["draw_boost"] == (0.5 if row.league == "E0" else 0.1)
+        assert details[(row.match_order, "E")]["temperature"] == 0.8
+    jackpot = run.stored.jackpot
+    curves = json.loads(jackpot["calibrations"])
+    assert next(iter(curves.values()))["outcomes"]["home"]["x"] == list(store.curve.outcomes[0].x)
+    assert set(json.loads(jackpot["set_params"])) == set(fixtures["set_params_version"])
+
+
+def test_missing_calibration_tables_mean_uncalibrated(
+    con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
+) -> None:
+    store.error = duckdb.CatalogException("Table with name calibration_curves does not exist")
+    run = predict(con, EXAMPLE_NO_ODDS)
+    flags = [set(json.loads(f)) for f in run.stored.fixtures["flags"]]
+    assert all({"uncalibrated", "default_set_params", "no_market_odds"} <= f for f in flags)
+    # Without odds every market set falls back to A, and says so.
+    predictions = run.stored.predictions
+    market_sets = predictions[predictions["set_id"].isin(list("BCEF"))]
+    assert market_sets["fell_back_to_a"].all()
+    for name in "BCDEFG":
+        np.testing.assert_allclose(run.stored.set_probs(name), run.stored.set_probs("A"))
+
+
+def test_predictions_enforce_the_probability_sum(
+    con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
+) -> None:
+    run = predict(con, EXAMPLE_JSON)
+    row = run.stored.predictions.iloc[[0]].assign(jackpot_version="jp-bad", prob_home=0.9)
+    with pytest.raises(duckdb.ConstraintException):
+        warehouse.insert_frame(con, "predictions", row)
+
+
+def test_predict_file_uses_the_same_rows_and_exports(env: Env, store: FakeCalibrationStore) -> None:
+    report = jackpots.predict_file(EXAMPLE_DATES, set_name="B", budget=12)
+    assert report.created and report.set_name == "B" and report.budget == 12
+    text = report.text()
+    assert "Bayern Munich v St Pauli" in text and report.version in text
+    assert "Best" in text and "P(all correct)" in text
+    csv_path, json_path = report.exports
+    assert csv_path.parent == env.paths.out and csv_path.name.endswith(f"{report.version}.csv")
+    exported = pd.read_csv(csv_path)
+    assert len(exported) == 17 * 7
+    summary = json.loads(json_path.read_text())
+    assert summary["jackpot"]["jackpot_version"] == report.version
+    assert [f["result"] for f in summary["fixtures"]] == RESULTS[EXAMPLE_DATES.name]
+    assert summary["fixtures"][0]["sets"]["G"]["probs"] == pytest.approx(
+        report.stored.set_probs("G")[0].tolist()
+    )
+    b = next(s for s in summary["sets"] if s["set"] == "B")
+    assert b["combination_lines"] <= 12
+    assert b["correct_picks"] == report.analyses["B"].score.correct_picks
+    # The raw coupon bytes are kept content-addressed; asking again re-reads the same version.
+    assert Path(report.stored.jackpot["raw_path"]).read_bytes() == EXAMPLE_DATES.read_bytes()
+    again = jackpots.predict_file(EXAMPLE_DATES, set_name="B", budget=12)
+    assert again.version == report.version and not again.created
+    con = env.connect()
+    try:
+        run = predict(con, EXAMPLE_DATES)  # the asset's call
+        assert run.version == report.version and not run.created
+        assert con.execute("SELECT count(*) FROM jackpots").fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def test_report_figures_follow_the_stored_probabilities(
+    con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
+) -> None:
+    run = predict(con, EXAMPLE_NO_ODDS)
+    report = jackpots.jackpot_report(con, run, budget=20, set_name="D")
+    for name, analysis in report.analyses.items():
+        probs = run.stored.set_probs(name)
+        assert analysis.argmax.p_all_correct == pytest.approx(np.prod(probs.max(axis=1)))
+        assert analysis.argmax == argmax_ticket(probs)
+        assert analysis.combination.lines <= 20
+        assert analysis.combination.p_all_correct >= analysis.argmax.p_all_correct
+        assert sum(analysis.argmax.correct_distribution) == pytest.approx(1.0)
+    figures = report.set_figures()
+    assert list(figures["set"]) == list("ABCDEFG")
+    assert {"p_at_least_12", "p_at_least_11", "p_at_least_10", "correct_picks"} <= set(figures)
+    markdown = report.markdown()
+    assert "| Lazio v Roma" in markdown and "pick D" in markdown
+    with pytest.raises(ValueError, match="unknown set"):
+        jackpots.jackpot_report(con, run, set_name="Z")
+
+
+def test_unplayed_fixtures_inferred_league_and_results_file(
+    env: Env, con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
+) -> None:
+    """A coupon without leagues after the data ends: leagues inferred from the teams' last
+    matches, no results from matches, results from a file (by row or by names)."""
+    coupon = write_coupon(
+        env.root,
+        "future.csv",
+        "home,away,kickoff\nArsenal,Chelsea,2025-08-23T15:00:00+01:00\n"
+        "Real Madrid,Barcelona,2025-08-24\nLeeds,Burnley,2025-08-24\n",
+    )
+    run = predict(con, coupon)
+    fixtures = run.stored.fixtures
+    assert fixtures["league"].tolist() == ["E0", "SP1", "E1"]
+    assert fixtures["league_inferred"].all()
+    assert fixtures["season"].tolist() == ["2025-26"] * 3
+    assert all("league_inferred" in json.loads(f) for f in fixtures["flags"])
+    report = jackpots.jackpot_report(con, run)
+    assert report.results == (None, None, None)
+    assert all(a.score is None for a in report.analyses.values())
+    results = write_coupon(
+        env.root,
+        "results.csv",
+        "row,home,away,result,home_goals,away_goals\n1,,,X,,\n,Real Madrid,FC Barcelona,,0,2\n",
+    )
+    scored = jackpots.jackpot_report(con, run, results_file=results)
+    assert scored.results == ("D", "A", None)
+    score = scored.analyses["A"].score
+    assert score.n_known == 2 and score.combination_won is not True
+    bad = write_coupon(env.root, "bad_results.csv", "row,result\n1,W\n")
+    with pytest.raises(ValueError, match="not H/D/A"):
+        jackpots.jackpot_report(con, run, results_file=bad)
+
+
+def test_invalid_coupons_and_missing_history_store_nothing(
+    env: Env, con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
+) -> None:
+    invalid = write_coupon(
+        env.root, "invalid.csv", "home,away,kickoff,league\nNowhere Rovers,Chelsea,2025-04-01,E0\n"
+    )
+    with pytest.raises(CouponValidationError) as caught:
+        predict(con, invalid)
+    assert "unknown home team 'Nowhere Rovers'" in caught.value.report()
+    too_early = write_coupon(
+        env.root, "early.csv", "home,away,kickoff,league\nArsenal,Chelsea,2023-05-01,E0\n"
+    )
+    with pytest.raises(jackpots.JackpotError, match="no E0 results before 2023-05-01"):
+        predict(con, too_early)
+    assert con.execute("SELECT count(*) FROM jackpots").fetchone()[0] == 0
+
+
+def test_plan_fits_on_the_walk_forward_window(
+    con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
+) -> None:
+    """The fit sees the league's matches of the kickoff's season and up to three before it,
+    strictly before the kickoff date; refitting from the plan reproduces the stored λ."""
+    coupon = jackpots.validate_coupon(con, EXAMPLE_JSON.read_bytes(), EXAMPLE_JSON.name)
+    plan = jackpots.plan_jackpot(con, coupon, EXAMPLE_JSON.name)
+    run = predict(con, EXAMPLE_JSON)
+    assert plan.version == run.version
+    first = plan.fixtures[0]
+    assert (first.league, first.season, first.as_of) == ("D1", "2024-25", date(2025, 4, 26))
+    expected = con.execute(
+        "SELECT count(*) FROM matches WHERE league = 'D1' AND season BETWEEN '2021-22' AND "
+        "'2024-25' AND match_date < DATE '2025-04-26'"
+    ).fetchone()[0]
+    assert len(first.training) == expected == run.stored.fixtures["n_train_matches"].iloc[0]
+    assert first.since == date(2023, 8, 18)  # the window's first match in this warehouse
+    params = fit(first.training, first.as_of, xi=first.xi, since=first.since)
+    assert params.version == run.stored.fixtures["params_version"].iloc[0]
+    assert jackpots.season_of(date(2025, 7, 1)) == "2025-26"
+    assert jackpots.season_of(date(2025, 6, 30)) == "2024-25"
+
+
+def test_integration_with_the_real_calibration_store(con: duckdb.DuckDBPyConnection) -> None:
+    """Curves and set parameters stored by ``calibration_store`` reach the predictions: the
+    latest whose training ended before kickoff, never a later one."""
+    calibration_store = pytest.importorskip("jackpot_pipeline.calibration_store")
+    early = dataclasses.replace(calibration_curve(), trained_on_end=date(2024, 5, 31))
+    rng = np.random.default_rng(3)
+    late = fit_calibration(
+        rng.dirichlet([3, 3, 3], size=200),
+        rng.integers(0, 3, size=200),
+        trained_on_end=date(2025, 5, 31),
+    )
+    params = SetParams(pooling="log", model_weight=0.75, n_train=900, n_train_with_market=900)
+    calibration_store.ensure_schema(con)
+    with warehouse.transaction(con):
+        for season, curve in (("2024-25", early), ("2025-26", late)):
+            row = calibration_store.curve_row(curve, "E0", season, True, None, "earlier")
+            calibration_store.store_curves(con, "E0", season, [row])
+        row = calibration_store.params_row(
+            params, "E0", "2024-25", "pooled", None, date(2024, 5, 31), "earlier"
+        )
+        calibration_store.store_set_params(con, "E0", "2024-25", row)
+    run = predict(con, EXAMPLE_JSON)
+    fixtures = run.stored.fixtures
+    raw = fixtures[["dc_prob_home", "dc_prob_draw", "dc_prob_away"]].to_numpy()
+    np.testing.assert_allclose(run.stored.set_probs("A"), apply_calibration(early, raw), atol=1e-9)
+    assert fixtures["calibrated"].all()
+    assert not any(
+        {"uncalibrated", "default_set_params"} & set(json.loads(f)) for f in fixtures["flags"]
+    )
+    b = run.stored.predictions[run.stored.predictions["set_id"] == "B"]
+    assert (b["blend_alpha"] == 0.75).all()
+    assert all(json.loads(d)["pooling"] == "log" for d in b["detail"])
