@@ -65,6 +65,14 @@ def command_ui(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - execvp does not return
 
 
+def command_report(args: argparse.Namespace) -> int:
+    """The pooled validation summary: every set against the market and a base rate."""
+    from jackpot_pipeline.report import report_text
+
+    _echo(report_text(Settings.from_env().warehouse_path))
+    return 0
+
+
 def command_status(args: argparse.Namespace) -> int:
     """Last fetch, quota and counts per sport of the odds collection."""
     from jackpot_pipeline.status import status_text
@@ -113,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--budget", type=int, default=64, help="lines for the combination ticket")
     predict.add_argument("--results", type=Path, help="results CSV to score the coupon against")
     predict.set_defaults(func=command_predict)
+    report = commands.add_parser("report", help="pooled validation summary of every set")
+    report.set_defaults(func=command_report)
     status = commands.add_parser("status", help="odds collection: last fetch, quota, counts")
     status.set_defaults(func=command_status)
     ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on the local instance")

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from jackpot_pipeline.assets.calibration import CALIBRATION_ASSETS
 from jackpot_pipeline.assets.football_data import football_data
 from jackpot_pipeline.assets.jackpots import JACKPOT_ASSETS, JACKPOT_JOBS, JACKPOT_SENSORS
 from jackpot_pipeline.assets.modelling import dixon_coles, team_features
@@ -20,6 +21,7 @@ ALL_ASSETS = [
     football_data,
     team_features,
     dixon_coles,
+    *CALIBRATION_ASSETS,
     *ODDS_ASSETS,
     *JACKPOT_ASSETS,
 ]

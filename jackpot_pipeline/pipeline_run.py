@@ -38,6 +38,12 @@ STAGES: tuple[Stage, ...] = (
     Stage("ingestion", ("matches", "match_odds", "market_probabilities"), "partition"),
     Stage("modelling", ("team_features", "dixon_coles_models", "oos_predictions"), "league_range"),
     Stage(
+        "calibration",
+        ("calibration_curves", "prediction_set_params", "prediction_sets", "validation_reports"),
+        "league_range",
+    ),
+    Stage("report", ("validation_report_pooled",), "once"),
+    Stage(
         "odds",
         ("odds_snapshots", "events", "odds", "closing_lines", "market_consensus"),
         "once",
