@@ -8,6 +8,9 @@ config, delegating to one of the two).
 The key travels as the ``apiKey`` query parameter, so it must never be echoed: every URL kept,
 logged or put in an error is rebuilt with ``apiKey=***``; ``requests`` exceptions (which quote the
 full URL) are re-raised as our own, redacted and unchained; urllib3's debug lines are redacted too.
+
+``requests`` is imported by the live client when it is built or sends, not with this module: the
+resource, the replay and the result and error types load without it (cheap code location).
 """
 
 from __future__ import annotations
@@ -22,14 +25,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import dagster as dg
-import requests
 from pydantic import PrivateAttr
 
 from jackpot_pipeline.settings import DATA_DIR
+
+if TYPE_CHECKING:
+    import requests
 
 DEFAULT_BASE_URL = "https://api.the-odds-api.com"
 REPLAY_DIR = DATA_DIR / "odds-api"
@@ -364,6 +369,12 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _new_session() -> requests.Session:
+    import requests  # the live client's only: not loaded with the code location
+
+    return requests.Session()
+
+
 class OddsApiClient(OddsApi):
     """Live client on a ``requests.Session``: timeouts, retries, quota tracking, typed errors.
 
@@ -386,7 +397,7 @@ class OddsApiClient(OddsApi):
     ) -> None:
         self._api_key = api_key or None
         self.base_url = base_url.rstrip("/")
-        self._session = session or requests.Session()
+        self._session = session or _new_session()
         self._timeout = (connect_timeout, read_timeout)
         self.retry = retry
         self.quota_reserve = quota_reserve
@@ -409,12 +420,12 @@ class OddsApiClient(OddsApi):
         failure = ""
         for attempt in range(1, self.retry.max_attempts + 1):
             outcome = self._send(request)
-            if isinstance(outcome, requests.Response):
-                if outcome.status_code != 429 and outcome.status_code < 500:
-                    return self._result(request, outcome, url)
-                failure = f"HTTP {outcome.status_code}"
-            else:
+            if isinstance(outcome, str):
                 failure = outcome
+            elif outcome.status_code != 429 and outcome.status_code < 500:
+                return self._result(request, outcome, url)
+            else:
+                failure = f"HTTP {outcome.status_code}"
             if attempt < self.retry.max_attempts:
                 delay = self.retry.delay(attempt)
                 logger.warning(
@@ -438,6 +449,8 @@ class OddsApiClient(OddsApi):
         Returning (not raising) keeps the ``requests`` exception, whose text and ``request``
         attribute hold the URL with the key, out of any traceback or ``__context__``.
         """
+        import requests  # loaded with the session already: a dictionary lookup
+
         params = [("apiKey", self._api_key), *request.params]
         try:
             response = self._session.get(

@@ -3,11 +3,12 @@ human turns them on in the UI or with ``dagster sensor start``).
 
 - ``odds_fetch_sensor`` (every 30 min): per configured sport, reads the upcoming scheduled
   fixtures from ``events`` and asks :func:`~jackpot_pipeline.core.odds.is_fetch_due` whether
-  the sport's current tier (opening ≥72 h before the nearest kickoff, early ≥24 h, sharp ≥12 h,
-  pregame ≥3 h, closing) is due; due sports get a run of the odds assets with run config naming
-  the sport and tier. The cursor (JSON) keeps the last *requested* fetch per sport and tier, so
-  a failed run uses up its slot (the next interval or tier fetches again). Skips when nothing is
-  upcoming or when the last quota reading in ``fetch_log`` is below the reserve.
+  the sport's current tier (opening >72 h before the nearest kickoff, early >24 h, sharp >12 h,
+  pregame >3 h, closing; a boundary instant belongs to the nearer tier) is due; due sports get a
+  run of the odds assets with run config naming the sport and that tier. The cursor (JSON) keeps
+  the last *requested* fetch per sport and tier, so a failed run uses up its slot (the next
+  interval or tier fetches again). Skips when nothing is upcoming or when the last quota reading
+  in ``fetch_log`` is below the reserve.
 - ``odds_scores_sensor`` (every 30 min): when fixtures of the last three days have started and
   are not final, a run of ``event_scores`` (at most hourly per sport); when events of a league
   became final since the last tick, a re-ingestion of that league's current-season
@@ -19,21 +20,18 @@ human turns them on in the UI or with ``dagster sensor start``).
 
 Clock: every decision reads the module-level :func:`now`; tests replace it with
 ``monkeypatch.setattr(sensors, "now", lambda: fixed)``. The schedule uses the tick's
-``scheduled_execution_time``. Warehouse reads use short-lived read-only connections; a missing,
-busy or older warehouse gives a ``SkipReason``, never an exception.
+``scheduled_execution_time``. Warehouse reads (:mod:`jackpot_pipeline.odds_store`, imported
+when a tick is evaluated) use short-lived read-only connections; a missing, busy or older
+warehouse gives a ``SkipReason``, never an exception.
 """
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 
-from jackpot_pipeline import warehouse
 from jackpot_pipeline.assets.football_data import football_data
 from jackpot_pipeline.assets.odds import (
     DEFAULT_SPORTS,
@@ -44,16 +42,12 @@ from jackpot_pipeline.assets.odds import (
     odds,
     odds_snapshots,
 )
-from jackpot_pipeline.core.odds import TIERS, Decision, EventStatus, is_fetch_due, should_fetch_odds
 from jackpot_pipeline.partitions import LEAGUE_CODES, SEASONS, partition_key
 from jackpot_pipeline.resources import WarehouseResource
 
 TICK_SECONDS = 30 * 60
 QUOTA_RESERVE = 25  # credits kept back; no odds/scores run is requested below it
-LOCK_TIMEOUT_S = 5.0  # a sensor tick must finish well within Dagster's 60 s evaluation limit
-SCORES_WINDOW = timedelta(days=3)  # /scores?daysFrom=3 cannot report older games
 SCORES_INTERVAL = timedelta(hours=1)
-OPEN_STATUSES = (EventStatus.SCHEDULED.value, EventStatus.LIVE.value)
 
 odds_fetch_job = dg.define_asset_job(
     "odds_fetch_job",
@@ -85,7 +79,7 @@ def season_of(at: datetime) -> str:
     return f"{year}-{(year + 1) % 100:02d}"
 
 
-# ----------------------------------------------------------------------------- cursor, reads
+# ----------------------------------------------------------------------------- cursor
 
 
 def load_cursor(text: str | None) -> dict[str, Any]:
@@ -99,79 +93,6 @@ def load_cursor(text: str | None) -> dict[str, Any]:
 
 def _stamps(entries: Mapping[str, str]) -> dict[str, datetime]:
     return {key: datetime.fromisoformat(value) for key, value in entries.items()}
-
-
-class WarehouseUnavailable(Exception):
-    """The warehouse cannot be read right now (missing, locked, or without the odds tables)."""
-
-
-Query = Callable[[str, Sequence[Any]], list[tuple]]
-
-
-@contextmanager
-def reading(path: str) -> Iterator[Query]:
-    """A query function on one short-lived read-only connection (closed on exit).
-
-    Raises :class:`WarehouseUnavailable` when the file is missing, locked by a writer for
-    longer than ``LOCK_TIMEOUT_S``, or a query fails (e.g. the odds tables do not exist yet).
-    """
-    file = Path(path)
-    if not file.exists():
-        raise WarehouseUnavailable(f"no warehouse at {file} yet")
-    try:
-        con = warehouse.connect(file, read_only=True, lock_timeout_s=LOCK_TIMEOUT_S)
-    except (warehouse.WarehouseLockedError, duckdb.Error) as error:
-        raise WarehouseUnavailable(f"warehouse busy or unreadable: {error}") from None
-
-    def query(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        try:
-            return con.execute(sql, list(params)).fetchall()
-        except duckdb.Error as error:
-            raise WarehouseUnavailable(f"warehouse query failed: {error}") from None
-
-    try:
-        yield query
-    finally:
-        con.close()
-
-
-def last_quota(query: Query) -> int | None:
-    """The most recent ``x-requests-remaining`` reading in ``fetch_log`` (None: no reading)."""
-    rows = query(
-        "SELECT quota_remaining FROM fetch_log WHERE quota_remaining IS NOT NULL "
-        "ORDER BY requested_at DESC, fetched_at DESC LIMIT 1",
-        (),
-    )
-    return None if not rows else int(rows[0][0])
-
-
-def nearest_kickoffs(query: Query, sports: Sequence[str], at: datetime) -> dict[str, datetime]:
-    """Per sport, the nearest kickoff of a fixture we still fetch odds for (status rule)."""
-    rows = query(
-        "SELECT sport, status, commence_time FROM events "
-        "WHERE list_contains(?, sport) AND status = 'scheduled' AND commence_time > ?",
-        [list(sports), at],
-    )
-    nearest: dict[str, datetime] = {}
-    for sport, status, commence in rows:
-        if should_fetch_odds(EventStatus(status), commence, at) and (
-            sport not in nearest or commence < nearest[sport]
-        ):
-            nearest[sport] = commence
-    return nearest
-
-
-def fetch_tier(decision: Decision, kickoff: datetime, at: datetime) -> str:
-    """The tier a due fetch counts for. ``is_fetch_due`` falls due again at the start of the
-    next tier, an instant at which ``tier_for`` (inclusive bounds) still names the farther tier;
-    such a fetch is the first of the nearer tier, else that tier would fetch again 30 min later."""
-    hours = (kickoff - at) / timedelta(hours=1)
-    specs = [spec.tier for spec in TIERS]
-    if decision.tier is not None and decision.tier is not specs[-1]:
-        spec = TIERS[specs.index(decision.tier)]
-        if hours == spec.min_hours:
-            return str(specs[specs.index(decision.tier) + 1])
-    return str(decision.tier)
 
 
 # ----------------------------------------------------------------------------- odds sensor
@@ -194,11 +115,14 @@ def evaluate_odds_tick(
     quota_reserve: int = QUOTA_RESERVE,
 ) -> tuple[list[dg.RunRequest], str | None, dict[str, Any]]:
     """(run requests, skip reason, new cursor) of one odds sensor tick at ``at``."""
+    from jackpot_pipeline import odds_store  # DuckDB, pandas: loaded with a tick
+    from jackpot_pipeline.core.odds import is_fetch_due
+
     try:
-        with reading(path) as query:
-            nearest = nearest_kickoffs(query, sports, at)
-            remaining = last_quota(query) if nearest else None
-    except WarehouseUnavailable as error:
+        with odds_store.reading(path) as query:
+            nearest = odds_store.nearest_kickoffs(query, sports, at)
+            remaining = odds_store.last_quota(query) if nearest else None
+    except odds_store.WarehouseUnavailable as error:
         return [], str(error), cursor
     if not nearest:
         return [], "no upcoming fixtures for " + ", ".join(sports), cursor
@@ -209,8 +133,8 @@ def evaluate_odds_tick(
     for sport in sports:
         kickoff = nearest.get(sport)
         decision = is_fetch_due(at, kickoff, _stamps(last.get(sport, {})))
-        if decision.due and kickoff is not None:
-            tier = fetch_tier(decision, kickoff, at)
+        if decision.due and decision.tier is not None:
+            tier = str(decision.tier)
             last.setdefault(sport, {})[tier] = at.isoformat()
             requests.append(odds_run_request(sport, tier, at))
         else:
@@ -239,26 +163,6 @@ def odds_fetch_sensor(
 # ----------------------------------------------------------------------------- scores sensor
 
 
-def started_open_events(query: Query, sports: Sequence[str], at: datetime) -> dict[str, int]:
-    """Per sport, the events of the scores window that have started but are not final."""
-    rows = query(
-        "SELECT sport, count(*) FROM events WHERE list_contains(?, sport) "
-        "AND list_contains(?, status) AND commence_time <= ? AND commence_time >= ? GROUP BY 1",
-        [list(sports), list(OPEN_STATUSES), at, at - SCORES_WINDOW],
-    )
-    return {sport: int(count) for sport, count in rows}
-
-
-def recent_finals(query: Query, at: datetime) -> dict[str, datetime]:
-    """Per league, the latest time an event of it became final (within the scores window)."""
-    rows = query(
-        "SELECT league, max(final_at) FROM events WHERE status = 'final' AND league IS NOT NULL "
-        "AND final_at >= ? GROUP BY 1",
-        [at - SCORES_WINDOW],
-    )
-    return {league: stamp for league, stamp in rows if stamp is not None}
-
-
 def evaluate_scores_tick(
     path: str,
     cursor: dict[str, Any],
@@ -267,12 +171,14 @@ def evaluate_scores_tick(
     quota_reserve: int = QUOTA_RESERVE,
 ) -> tuple[list[dg.RunRequest], str | None, dict[str, Any]]:
     """(run requests, skip reason, new cursor) of one scores sensor tick at ``at``."""
+    from jackpot_pipeline import odds_store  # DuckDB, pandas: loaded with a tick
+
     try:
-        with reading(path) as query:
-            started = started_open_events(query, sports, at)
-            finals = recent_finals(query, at)
-            remaining = last_quota(query) if started else None
-    except WarehouseUnavailable as error:
+        with odds_store.reading(path) as query:
+            started = odds_store.started_open_events(query, sports, at)
+            finals = odds_store.recent_finals(query, at)
+            remaining = odds_store.last_quota(query) if started else None
+    except odds_store.WarehouseUnavailable as error:
         return [], str(error), cursor
     requests: list[dg.RunRequest] = []
     reasons: list[str] = []

@@ -31,11 +31,11 @@ from jackpot_pipeline.assets.odds import (
     market_consensus,
     odds,
     odds_snapshots,
-    read_odds,
 )
 from jackpot_pipeline.core.odds import normalize_odds, odds_at
 from jackpot_pipeline.core.teams import team_id_for
 from jackpot_pipeline.odds_api import OddsApiResource
+from jackpot_pipeline.odds_store import read_odds
 from jackpot_pipeline.resources import WarehouseResource
 from jackpot_pipeline.settings import DATA_DIR
 from jackpot_pipeline.status import status_text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from jackpot_pipeline.core import odds as core
@@ -228,20 +229,27 @@ def test_odds_are_fetched_only_for_scheduled_events_before_kickoff() -> None:
     ("hours", "tier"),
     [
         (200.0, Tier.OPENING),
-        (72.0, Tier.OPENING),
+        (72.01, Tier.OPENING),
+        (72.0, Tier.EARLY),  # a boundary instant belongs to the nearer tier
         (71.99, Tier.EARLY),
-        (24.0, Tier.EARLY),
+        (24.01, Tier.EARLY),
+        (24.0, Tier.SHARP),
         (23.99, Tier.SHARP),
-        (12.0, Tier.SHARP),
+        (12.01, Tier.SHARP),
+        (12.0, Tier.PREGAME),
         (11.99, Tier.PREGAME),
-        (3.0, Tier.PREGAME),
+        (3.01, Tier.PREGAME),
+        (3.0, Tier.CLOSING),
         (2.99, Tier.CLOSING),
-        (0.0, Tier.CLOSING),
+        (0.01, Tier.CLOSING),
+        (0.0, None),  # kickoff: no odds are fetched (should_fetch_odds agrees)
         (-0.01, None),
     ],
 )
 def test_tier_boundaries(hours: float, tier: Tier | None) -> None:
     assert core.tier_for(hours) is tier
+    spec = core.tier_spec(hours)
+    assert (None if spec is None else spec.tier) is tier
 
 
 def test_fetch_decisions() -> None:
@@ -268,6 +276,95 @@ def test_fetch_decisions() -> None:
         early_start - timedelta(hours=1), KICKOFF, {Tier.OPENING: early_start - timedelta(hours=2)}
     )
     assert not opening.due and opening.next_due == early_start
+
+
+@pytest.mark.parametrize("farther", range(len(core.TIERS) - 1))
+def test_a_tier_boundary_gives_one_fetch_for_the_nearer_tier(farther: int) -> None:
+    """At the instant a tier ends, the nearer tier has begun: the fetch that falls due there is
+    the nearer tier's first, and no second one follows a tick (30 min) later."""
+    far, near = core.TIERS[farther], core.TIERS[farther + 1]
+    boundary = KICKOFF - timedelta(hours=far.min_hours)
+    tick = timedelta(minutes=30)
+    fetched = {far.tier: boundary - tick}  # the farther tier was fetched a tick before its end
+
+    before = core.is_fetch_due(boundary - tick / 2, KICKOFF, fetched)
+    assert (before.due, before.tier, before.next_due) == (False, far.tier, boundary)
+
+    at = core.is_fetch_due(boundary, KICKOFF, fetched)
+    assert core.tier_for((KICKOFF - boundary) / timedelta(hours=1)) is near.tier
+    assert (at.due, at.tier, at.reason) == (True, near.tier, f"first fetch in {near.tier} tier")
+
+    fetched[near.tier] = boundary
+    after = core.is_fetch_due(boundary + tick, KICKOFF, fetched)
+    assert after.tier is near.tier
+    assert after.due is (near.interval <= tick)  # only the closing tier samples every tick
+    near_end = KICKOFF - timedelta(hours=near.min_hours)
+    assert after.next_due == min(boundary + near.interval, near_end)
+
+
+def test_closing_ends_at_kickoff() -> None:
+    last = KICKOFF - timedelta(minutes=15)
+    closing = core.is_fetch_due(KICKOFF - timedelta(minutes=10), KICKOFF, {Tier.CLOSING: last})
+    assert (closing.due, closing.tier, closing.next_due) == (False, Tier.CLOSING, KICKOFF)
+    at_kickoff = core.is_fetch_due(KICKOFF, KICKOFF, {Tier.CLOSING: last})
+    assert (at_kickoff.due, at_kickoff.tier) == (False, None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    minutes_ahead=st.integers(1, 100 * 60),
+    ago=st.dictionaries(st.sampled_from(list(Tier)), st.integers(1, 80 * 60), max_size=5),
+)
+def test_decisions_follow_tier_for_up_to_next_due(minutes_ahead: int, ago: dict[Tier, int]) -> None:
+    """The decision's tier is ``tier_for`` at that instant; up to ``next_due`` nothing is due in
+    the same tier, and at ``next_due`` the decision (again ``tier_for``'s tier) is due or its
+    tier has changed: ``next_due`` never names an instant where two tiers could both fetch."""
+    now = KICKOFF - timedelta(minutes=minutes_ahead)
+    last = {tier: now - timedelta(minutes=m) for tier, m in ago.items()}
+
+    def hours(t: pd.Timestamp) -> float:
+        return (KICKOFF - t) / timedelta(hours=1)
+
+    decision = core.is_fetch_due(now, KICKOFF, last)
+    assert decision.tier is core.tier_for(hours(now)) is not None
+    if decision.due:
+        return
+    assert decision.next_due is not None and decision.next_due > now
+    before = core.is_fetch_due(decision.next_due - timedelta(minutes=1), KICKOFF, last)
+    assert (before.due, before.tier) == (False, decision.tier)
+    then = core.is_fetch_due(decision.next_due, KICKOFF, last)
+    assert then.tier is core.tier_for(hours(decision.next_due))
+    assert then.due or then.tier is not decision.tier
+
+
+@settings(max_examples=40, deadline=None)
+@given(phase=st.integers(0, 29))
+@example(phase=0)  # ticks on every tier boundary
+def test_ticking_towards_one_kickoff_fetches_each_tier_at_its_cadence(phase: int) -> None:
+    """Ticks every 30 min (as the sensor) from 100 h before one kickoff: each fetch is for
+    ``tier_for`` at its tick, each tier's first fetch is its first tick, and later fetches of a
+    tier keep its interval — in particular no boundary fetches twice in a row."""
+    tick = timedelta(minutes=30)
+    at = KICKOFF - timedelta(hours=100) + timedelta(minutes=phase)
+    last: dict[Tier, pd.Timestamp] = {}
+    fetches: list[tuple[pd.Timestamp, Tier]] = []
+    ticks: dict[Tier, list[pd.Timestamp]] = {}
+    while at < KICKOFF:
+        tier = core.tier_for((KICKOFF - at) / timedelta(hours=1))
+        ticks.setdefault(tier, []).append(at)
+        decision = core.is_fetch_due(at, KICKOFF, last)
+        assert decision.tier is tier
+        if decision.due:
+            last[tier] = at
+            fetches.append((at, tier))
+        at += tick
+    intervals = {spec.tier: spec.interval for spec in core.TIERS}
+    for tier, times in ticks.items():
+        mine = [t for t, fetched in fetches if fetched is tier]
+        assert mine[0] == times[0], tier
+        assert all(b - a == intervals[tier] for a, b in itertools.pairwise(mine)), tier
+        expected = [times[0] + k * intervals[tier] for k in range(len(mine))]
+        assert mine == expected and expected[-1] + intervals[tier] > times[-1], tier
 
 
 # ----------------------------------------------------------------------------- validation

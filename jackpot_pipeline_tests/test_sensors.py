@@ -18,13 +18,7 @@ import pytest
 
 from jackpot_pipeline import sensors, warehouse
 from jackpot_pipeline.assets.football_data import football_data
-from jackpot_pipeline.assets.odds import (
-    DEFAULT_SPORTS,
-    fetch_odds,
-    load_pending_events,
-    load_pending_odds,
-    record_fetches,
-)
+from jackpot_pipeline.assets.odds import DEFAULT_SPORTS
 from jackpot_pipeline.core.teams import load_aliases
 from jackpot_pipeline.odds_api import OddsApiResource, ReplayOddsApi
 from jackpot_pipeline.odds_definitions import (
@@ -34,6 +28,12 @@ from jackpot_pipeline.odds_definitions import (
     ODDS_SCHEDULES,
     ODDS_SENSORS,
     odds_api_resource,
+)
+from jackpot_pipeline.odds_store import (
+    fetch_odds,
+    load_pending_events,
+    load_pending_odds,
+    record_fetches,
 )
 from jackpot_pipeline.partitions import LEAGUE_CODES, partition_key
 from jackpot_pipeline.resources import FootballDataSource, WarehouseResource

@@ -312,7 +312,15 @@ class Tier(StrEnum):
 
 @dataclass(frozen=True)
 class TierSpec:
-    """A tier starts ``min_hours`` before kickoff (inclusive) and samples every ``interval``."""
+    """A tier lasts while more than ``min_hours`` remain before kickoff and samples every
+    ``interval``.
+
+    In time, a tier is half-open: it starts (inclusive) where the farther tier ends and ends
+    (exclusive) at ``kickoff − min_hours``, which is the first instant of the nearer tier (of no
+    tier for closing, whose end is the kickoff). One rule names the tier at any instant,
+    :func:`tier_for` of the hours left then, and a fetch due at a boundary counts for the tier
+    that starts there.
+    """
 
     tier: Tier
     min_hours: float
@@ -339,12 +347,13 @@ class Decision:
 
 
 def tier_spec(hours_to_kickoff: float) -> TierSpec | None:
-    """The tier spec for a time to kickoff; None once kickoff has passed."""
-    return next((s for s in TIERS if hours_to_kickoff >= s.min_hours), None)
+    """The tier spec for a time to kickoff; None from kickoff on."""
+    return next((s for s in TIERS if hours_to_kickoff > s.min_hours), None)
 
 
 def tier_for(hours_to_kickoff: float) -> Tier | None:
-    """Tier for hours to kickoff: ≥72 opening, ≥24 early, ≥12 sharp, ≥3 pregame, ≥0 closing."""
+    """Tier for hours to kickoff: >72 opening, >24 early, >12 sharp, >3 pregame, >0 closing
+    (a boundary belongs to the nearer tier: exactly 72 h before kickoff is early)."""
     spec = tier_spec(hours_to_kickoff)
     return None if spec is None else spec.tier
 
@@ -354,22 +363,25 @@ def is_fetch_due(
     nearest_commence: datetime | None,
     last_fetch_by_tier: Mapping[Tier, datetime],
 ) -> Decision:
-    """Due when the current tier has no fetch yet or its interval has elapsed since its last one.
+    """Due when the current tier (:func:`tier_for` at ``now``) has no fetch yet or its interval
+    has elapsed since its last one.
 
-    ``next_due`` is the earlier of the interval expiry and the start of the next tier.
+    ``next_due`` is the earlier of the interval expiry and the end of the current tier
+    (``kickoff − min_hours``). At that end the nearer tier has already begun (see
+    :class:`TierSpec`), so a fetch falling due there is decided, and counted, for the nearer
+    tier: the tier boundary never yields one fetch for the farther tier and another for the
+    nearer one a tick later.
     """
     if nearest_commence is None:
         return Decision(False, "no upcoming fixture")
     now_ts, kickoff = _utc(now), _utc(nearest_commence)
     spec = tier_spec((kickoff - now_ts) / timedelta(hours=1))
     if spec is None:
-        return Decision(False, "no upcoming fixture: nearest kickoff has passed")
+        return Decision(False, "no upcoming fixture: nearest kickoff is not ahead")
     last = last_fetch_by_tier.get(spec.tier)
     if last is None:
         return Decision(True, f"first fetch in {spec.tier} tier", spec.tier, now_ts)
-    next_due = _utc(last) + spec.interval
-    if spec.min_hours > 0:
-        next_due = min(next_due, kickoff - timedelta(hours=spec.min_hours))
+    next_due = min(_utc(last) + spec.interval, kickoff - timedelta(hours=spec.min_hours))
     if now_ts >= next_due:
         return Decision(True, f"{spec.tier} interval {spec.interval} elapsed", spec.tier, next_due)
     return Decision(False, f"{spec.tier} tier: next fetch due at {next_due}", spec.tier, next_due)
