@@ -118,7 +118,7 @@ CREATE TABLE IF NOT EXISTS data_quality_log (
     action VARCHAR NOT NULL,
     logged_at TIMESTAMPTZ NOT NULL
 );
--- The Odds API (jackpot_pipeline/assets/odds.py). No URL with a key and no key is ever stored.
+-- The Odds API (jackpot_pipeline/odds_store.py). No URL with a key and no key is ever stored.
 -- fetch_log: one row per successful API call (quota bookkeeping; url is redacted, apiKey=***).
 CREATE TABLE IF NOT EXISTS fetch_log (
     fetch_id VARCHAR PRIMARY KEY,

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from jackpot_pipeline.ingestion import IngestRequest
 from jackpot_pipeline.settings import DATA_DIR
@@ -264,3 +265,28 @@ def snapshot_dir(root: Path) -> dict[str, tuple[int, int, int, str]]:
 def copy_state(src: Path, dst: Path) -> None:
     """Copy a warehouse + raw-store folder (closed warehouse) to ``dst``, keeping modes."""
     shutil.copytree(src, dst)
+
+
+@dataclass
+class TmpWarehouse:
+    """A temporary warehouse file and raw folder under ``root``, with read-only queries."""
+
+    root: Path
+
+    @property
+    def db(self) -> Path:
+        return self.root / "w.duckdb"
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    def rows(self, sql: str, params: list | None = None) -> list[tuple]:
+        """All rows of a query on a short-lived read-only connection."""
+        with duckdb.connect(str(self.db), read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
+
+    def frame(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        """A query's result as a DataFrame, on a short-lived read-only connection."""
+        with duckdb.connect(str(self.db), read_only=True) as con:
+            return con.execute(sql, params or []).df()

@@ -13,12 +13,14 @@ import pytest
 import requests
 import responses
 
-from jackpot_pipeline.definitions import ALL_ASSETS
+from jackpot_pipeline.assets.football_data import football_data
+from jackpot_pipeline.assets.reference import reference_data
 from jackpot_pipeline.partitions import partition_key
 from jackpot_pipeline.quality import CHECKS
 from jackpot_pipeline.resources import FootballDataSource, WarehouseResource
 from jackpot_pipeline.settings import DATA_DIR
 from jackpot_pipeline_tests._corpus import (
+    TmpWarehouse,
     dump_warehouse,
     manifest_row,
     real_bytes,
@@ -31,20 +33,11 @@ BASE_URL = "https://www.football-data.co.uk/mmz4281"
 E0_URL = f"{BASE_URL}/2324/E0.csv"
 
 
-@dataclass(frozen=True)
-class Env:
+@dataclass
+class Env(TmpWarehouse):
     """A temporary warehouse + raw folder wired into the resources and settings."""
 
-    root: Path
     instance: dg.DagsterInstance
-
-    @property
-    def db(self) -> Path:
-        return self.root / "w.duckdb"
-
-    @property
-    def raw(self) -> Path:
-        return self.root / "raw"
 
     def materialize(
         self,
@@ -53,7 +46,7 @@ class Env:
         source: FootballDataSource | None = None,
     ) -> dg.ExecuteInProcessResult:
         return dg.materialize(
-            ALL_ASSETS,
+            [reference_data, football_data],
             resources={
                 "warehouse_db": WarehouseResource(path=str(self.db)),
                 "football_data_source": source or FootballDataSource(),
@@ -67,13 +60,7 @@ class Env:
         return [entry.user_message for entry in self.instance.all_logs(result.run_id)]
 
     def scalar(self, sql: str, params: list | None = None):
-        import duckdb
-
-        con = duckdb.connect(str(self.db), read_only=True)
-        try:
-            return con.execute(sql, params or []).fetchall()[0][0]
-        finally:
-            con.close()
+        return self.rows(sql, params)[0][0]
 
 
 def _environment(root: Path, mp: pytest.MonkeyPatch) -> Env:

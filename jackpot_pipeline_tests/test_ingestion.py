@@ -30,6 +30,7 @@ from jackpot_pipeline_tests._corpus import (
     GOALS_ROW,
     LATIN1_ROW,
     BrokenCase,
+    TmpWarehouse,
     broken_corpus,
     cell,
     copy_state,
@@ -50,18 +51,8 @@ CHANGED_ID = "E0-20230820-eng-west-ham-eng-chelsea"
 
 
 @dataclass
-class State:
+class State(TmpWarehouse):
     """A warehouse file and raw folder (copied from the module baseline)."""
-
-    root: Path
-
-    @property
-    def db(self) -> Path:
-        return self.root / "w.duckdb"
-
-    @property
-    def raw(self) -> Path:
-        return self.root / "raw"
 
     def ingest(self, data: bytes, **kwargs) -> IngestSummary:
         con = warehouse.connect(self.db)
@@ -71,11 +62,7 @@ class State:
             con.close()
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        con = duckdb.connect(str(self.db), read_only=True)
-        try:
-            return con.execute(sql, params or []).df()
-        finally:
-            con.close()
+        return self.frame(sql, params)
 
     def dump(self) -> dict[str, list[tuple]]:
         con = duckdb.connect(str(self.db), read_only=True)

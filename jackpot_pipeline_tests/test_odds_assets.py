@@ -39,6 +39,7 @@ from jackpot_pipeline.odds_store import read_odds
 from jackpot_pipeline.resources import WarehouseResource
 from jackpot_pipeline.settings import DATA_DIR
 from jackpot_pipeline.status import status_text
+from jackpot_pipeline_tests._corpus import TmpWarehouse
 
 DATA = DATA_DIR / "odds-api"
 KEY = "SECRETKEY123abc"
@@ -72,19 +73,10 @@ def recorded_rows(sport: str) -> int:
 
 
 @dataclass
-class Env:
+class Env(TmpWarehouse):
     """A temporary warehouse and raw folder, and helpers to run and inspect the assets."""
 
-    root: Path
     instance: dg.DagsterInstance
-
-    @property
-    def db(self) -> Path:
-        return self.root / "w.duckdb"
-
-    @property
-    def raw(self) -> Path:
-        return self.root / "raw"
 
     def materialize(
         self,
@@ -105,18 +97,7 @@ class Env:
         )
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
-        con = duckdb.connect(str(self.db), read_only=True)
-        try:
-            return con.execute(sql, params or []).fetchall()
-        finally:
-            con.close()
-
-    def frame(self, sql: str) -> pd.DataFrame:
-        con = duckdb.connect(str(self.db), read_only=True)
-        try:
-            return con.execute(sql).df()
-        finally:
-            con.close()
+        return self.rows(sql, params)
 
     def counts(self) -> dict[str, int]:
         return {t: self.query(f"SELECT count(*) FROM {t}")[0][0] for t in TABLES}
