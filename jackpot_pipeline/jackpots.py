@@ -19,18 +19,26 @@ One code path serves the ``jackpot_predictions`` asset and the ``jackpot predict
      ``load_set_params`` (league, before = kickoff date); None → identity calibration (flag
      ``uncalibrated``, also for an identity curve) and default ``SetParams()`` (flag
      ``default_set_params``); each is identified by the SHA-256 of its content;
-   * market: the coupon's odds without margin (``Settings.margin_method``, Shin by default).
+   * market (:func:`fixture_market`): the coupon's odds without margin
+     (``Settings.margin_method``, Shin by default); for a fixture without coupon odds, the
+     collected odds snapshots (:func:`snapshot_market`): the event with the same resolved team
+     ids kicking off within ±1 day (the closest kickoff first), its board as known when the
+     prediction is made and before kickoff — Pinnacle alone when it has a usable line, else the
+     consensus of every usable bookmaker (flag ``market_from_odds_snapshot``); none otherwise
+     (flag ``no_market_odds``). ``market_source`` records which: ``coupon``,
+     ``odds_snapshot:<bookmakers> @ <latest snapshot time>`` or NULL.
 
 3. **Version**: ``jackpot_version`` = ``jp-`` + SHA-256 of the version key (the coupon file's
    SHA-256, the margin method, this module's code version and every fixture's resolved team
-   ids, league, model id, calibration version and set-parameter version). The key determines
-   every stored number, so:
+   ids, league, model id, calibration version and set-parameter version, plus, for a market
+   from the odds snapshots, the event and each used bookmaker's snapshot time and prices). The
+   key determines every stored number, so:
 
    * asking again with the same inputs finds the version already stored and re-reads it —
      rows are inserted only when the version is new, in one transaction, and never updated
      or deleted;
-   * a model or data update (new results before kickoff, another ξ, a new calibration or new
-     set parameters) gives a new version, stored next to the old one.
+   * a model or data update (new results before kickoff, another ξ, a new calibration, new
+     set parameters or a newer odds snapshot) gives a new version, stored next to the old one.
 
 4. **Compute** (only for a new version): one Dixon-Coles fit per (league, as-of date)
    (:func:`jackpot_pipeline.core.dixon_coles.fit` + ``predict``): λ, μ, raw 1X2, most likely
@@ -51,8 +59,9 @@ Every number can be traced: ratings (``home_attack``, ``away_defence``, ``home_a
 in ``jackpot_fixtures``) → λ, μ → ``dc_prob_*`` (Dixon-Coles score grid) → calibration curve
 (``calibration_version``; its breakpoints in ``jackpots.calibrations``) → ``calibrated_prob_*``
 = set A = ``predictions.model_prob_*`` → combined with ``market_prob_*`` (the coupon's
-``odds_*`` without margin) by the set's rule (``predictions.blend_alpha`` and ``detail``; the
-set parameters in ``jackpots.set_params``) → ``predictions.prob_*``.
+``odds_*`` without margin, or the odds snapshots named by ``market_source``; their data in
+``jackpots.version_key``) by the set's rule (``predictions.blend_alpha`` and ``detail``; the set
+parameters in ``jackpots.set_params``) → ``predictions.prob_*``.
 
 Folders (:func:`jackpot_paths`): ``$JACKPOT_JACKPOTS_DIR`` or ``<Settings.data_dir>/jackpots``
 with ``inbox/``, ``processed/``, ``rejected/`` and ``out/``; coupon bytes are kept in the raw
@@ -72,7 +81,7 @@ import re
 import shutil
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +112,7 @@ from jackpot_pipeline.core.jackpot_analytics import (
     analyse_jackpot,
 )
 from jackpot_pipeline.core.margins import remove_margin
+from jackpot_pipeline.core.odds import EventStatus, consensus_probs, odds_at, pinnacle_probs
 from jackpot_pipeline.core.prediction_sets import (
     MARKET_DOMINANT_MODEL_WEIGHT,
     MEMBER_NAMES,
@@ -125,7 +135,10 @@ DEFAULT_BUDGET = 64
 DEFAULT_SET = "G"
 HISTORY_SEASONS = 3  # seasons before the kickoff's season in the training window
 SEASON_START_MONTH = 7  # a date from July on belongs to the season starting that year
-RESULT_WINDOW_DAYS = 1  # a result is matched within ±1 day of the kickoff date (time zones)
+RESULT_WINDOW_DAYS = 1  # a result or odds event is matched within ±1 day of the kickoff date
+ODDS_SNAPSHOT = "odds_snapshot"  # market_source prefix of a market from the odds snapshots
+SHARP_BOOKMAKER = "pinnacle"  # preferred alone over the consensus when it has a usable line
+SNAPSHOT_COLUMNS = "event_id, sport, bookmaker, market, outcome, price, snapshot_time, two_way_h2h"
 THIN_HISTORY = 100  # fewer training matches than this: flag ``thin_history``
 SET_NAMES: tuple[str, ...] = tuple(PREDICTION_SETS)
 PICK_COLUMNS = {"1": "prob_home", "X": "prob_draw", "2": "prob_away"}
@@ -232,7 +245,7 @@ CREATE TABLE IF NOT EXISTS predictions (
     model_prob_home DOUBLE NOT NULL,       -- calibrated model (A) before blending
     model_prob_draw DOUBLE NOT NULL,
     model_prob_away DOUBLE NOT NULL,
-    market_prob_home DOUBLE,               -- margin-free coupon odds; NULL without odds
+    market_prob_home DOUBLE,               -- margin-free market (market_source); NULL without
     market_prob_draw DOUBLE,
     market_prob_away DOUBLE,
     blend_alpha DOUBLE,                    -- model weight where the set has one
@@ -403,6 +416,8 @@ class FixturePlan:
     market: np.ndarray  # (3,), NaN without odds
     overround: float | None
     max_goals: int
+    market_source: str | None = None  # 'coupon', 'odds_snapshot:… @ …' or None
+    market_data: dict[str, Any] | None = None  # the snapshot data used (in the version key)
 
     @property
     def as_of(self) -> date:
@@ -440,13 +455,19 @@ def plan_jackpot(
     coupon: ParsedCoupon,
     source: str,
     settings: Settings | None = None,
+    now: datetime | None = None,
 ) -> JackpotPlan:
-    """Plan every fixture and derive the jackpot version (reads the warehouse, fits nothing)."""
+    """Plan every fixture and derive the jackpot version (reads the warehouse, fits nothing).
+
+    ``now`` (default: the clock) is when the prediction is made: odds snapshots stamped later
+    are not seen."""
     settings = settings or Settings.from_env()
+    now = now or datetime.now(UTC)
     calibration_loader, set_params_loader = calibration_loaders()
     markets = market_probabilities(coupon.fixtures, settings.margin_method)
     plans = []
-    for fixture, (market, overround) in zip(coupon.fixtures, markets, strict=True):
+    for fixture, coupon_market in zip(coupon.fixtures, markets, strict=True):
+        market = fixture_market(con, fixture, coupon_market, now)
         match_date = fixture_date(fixture.kickoff)
         league, inferred = fixture_league(con, fixture, match_date)
         season = season_of(match_date)
@@ -479,9 +500,11 @@ def plan_jackpot(
                 set_params=params or SetParams(),
                 set_params_default=params is None,
                 set_params_version=content_version(set_params_dict(params or SetParams())),
-                market=market,
-                overround=overround,
+                market=market.probs,
+                overround=market.overround,
                 max_goals=settings.max_goals,
+                market_source=market.source,
+                market_data=market.data,
             )
         )
     key = {
@@ -497,6 +520,7 @@ def plan_jackpot(
                 "model_id": p.model_id,
                 "calibration_version": p.calibration_version,
                 "set_params_version": p.set_params_version,
+                **({"market": p.market_data} if p.market_data is not None else {}),
             }
             for p in plans
         ],
@@ -645,6 +669,117 @@ def market_probabilities(
     ]
 
 
+@dataclass(frozen=True, eq=False)
+class FixtureMarket:
+    """A fixture's margin-free market 1X2 (NaN without one), its overround and its source.
+
+    ``data`` (a market from the odds snapshots only) names the event and each used bookmaker's
+    snapshot time and prices; it enters the version key."""
+
+    probs: np.ndarray
+    overround: float | None = None
+    source: str | None = None
+    data: dict[str, Any] | None = None
+
+
+def fixture_market(
+    con: duckdb.DuckDBPyConnection,
+    fixture: CouponFixture,
+    coupon_market: tuple[np.ndarray, float | None],
+    now: datetime,
+) -> FixtureMarket:
+    """The coupon's odds when given, else the odds snapshots as known at ``now``, else none."""
+    probs, overround = coupon_market
+    if fixture.odds is not None:
+        return FixtureMarket(probs, overround, "coupon")
+    return snapshot_market(con, fixture, now) or FixtureMarket(probs)
+
+
+def snapshot_market(
+    con: duckdb.DuckDBPyConnection, fixture: CouponFixture, now: datetime
+) -> FixtureMarket | None:
+    """A fixture's market 1X2 from the stored odds snapshots (``events`` and ``odds``).
+
+    The event is :func:`fixture_event`. Its h2h rows stamped strictly before the kickoff (the
+    earlier of the event's and the coupon's) go through :func:`~jackpot_pipeline.core.odds.
+    odds_at` at ``now``: each bookmaker's latest snapshot as known then, nothing stamped later.
+    The probabilities are the core's: Pinnacle alone (:func:`~jackpot_pipeline.core.odds.
+    pinnacle_probs`, the sharp reference) when its line is usable (complete, plausible
+    overround), else the mean over every usable bookmaker (:func:`~jackpot_pipeline.core.odds.
+    consensus_probs`); both remove the margin multiplicatively, as ``market_consensus`` does
+    (``Settings.margin_method`` applies to coupon odds). The overround is the mean over the
+    bookmakers used. None without the tables, a matching event or a usable line.
+    """
+    if not (_has_table(con, "events") and _has_table(con, "odds")):
+        return None
+    event = fixture_event(con, fixture)
+    if event is None:
+        return None
+    event_id, commence = event
+    kickoff = min(commence, fixture.kickoff) if isinstance(fixture.kickoff, datetime) else commence
+    rows = con.execute(
+        f"SELECT {SNAPSHOT_COLUMNS} FROM odds WHERE event_id = ? AND market = 'h2h' "
+        "AND snapshot_time < ? ORDER BY snapshot_time, bookmaker, outcome",
+        [event_id, kickoff],
+    ).df()
+    rows["snapshot_time"] = pd.to_datetime(rows["snapshot_time"], utc=True)
+    rows["two_way_h2h"] = rows["two_way_h2h"].astype(bool)
+    board = odds_at(rows, event_id, now)
+    # Every bookmaker as its own "event": the usable books and their margin-free lines.
+    usable = consensus_probs(board.assign(event_id=board["bookmaker"])).set_index("event_id")
+    if usable.empty:
+        return None
+    sharp = SHARP_BOOKMAKER in usable.index
+    chosen = pinnacle_probs(board) if sharp else consensus_probs(board)
+    books = [SHARP_BOOKMAKER] if sharp else sorted(usable.index)
+    prices = board[board["bookmaker"].isin(books)].pivot_table(
+        index="bookmaker", columns="outcome", values="price", aggfunc="first"
+    )[["home", "draw", "away"]]
+    latest = pd.Timestamp(usable.loc[books, "as_of"].max())
+    label = SHARP_BOOKMAKER if sharp else f"consensus({','.join(books)})"
+    data = {
+        "source": ODDS_SNAPSHOT,
+        "event_id": event_id,
+        "method": SHARP_BOOKMAKER if sharp else "consensus",
+        "bookmakers": {
+            book: {
+                "snapshot_time": pd.Timestamp(usable.loc[book, "as_of"]).isoformat(),
+                "prices": [float(v) for v in prices.loc[book]],
+            }
+            for book in books
+        },
+    }
+    return FixtureMarket(
+        probs=chosen[["home", "draw", "away"]].to_numpy(dtype=np.float64)[0],
+        overround=float((1.0 / prices).sum(axis=1).mean() - 1.0),
+        source=f"{ODDS_SNAPSHOT}:{label} @ {latest.isoformat()}",
+        data=data,
+    )
+
+
+def fixture_event(
+    con: duckdb.DuckDBPyConnection, fixture: CouponFixture
+) -> tuple[str, datetime] | None:
+    """(event id, kickoff) of the odds event of a fixture: same resolved home and away team
+    ids, not cancelled, kicking off within ±1 day of the fixture's date (UTC); the closest to
+    the coupon's kickoff (an exact match first; noon UTC for a date-only kickoff)."""
+    day = fixture_date(fixture.kickoff)
+    start = datetime.combine(day - timedelta(days=RESULT_WINDOW_DAYS), time.min, UTC)
+    end = datetime.combine(day + timedelta(days=RESULT_WINDOW_DAYS + 1), time.min, UTC)
+    found = con.execute(
+        "SELECT event_id, commence_time FROM events WHERE home_team_id = ? AND away_team_id = ? "
+        "AND commence_time >= ? AND commence_time < ? AND status <> ?",
+        [fixture.home_id, fixture.away_id, start, end, EventStatus.CANCELLED.value],
+    ).fetchall()
+    target = (
+        fixture.kickoff
+        if isinstance(fixture.kickoff, datetime)
+        else datetime.combine(day, time(12), UTC)
+    )
+    best = min(found, key=lambda e: (abs(e[1] - target), e[1], e[0]), default=None)
+    return None if best is None else (str(best[0]), best[1])
+
+
 # ------------------------------------------------------------------------------- compute
 
 
@@ -728,7 +863,7 @@ def _fixture_row(
         "odds_draw": fixture.odds.draw if fixture.odds else None,
         "odds_away": fixture.odds.away if fixture.odds else None,
         "overround": plan.overround,
-        "market_source": "coupon" if has_market else None,
+        "market_source": plan.market_source,
         **_triple("market_prob", plan.market if has_market else None),
         "model_id": plan.model_id,
         "params_version": params.version,
@@ -770,6 +905,7 @@ def _fixture_flags(
         ("uncalibrated", plan.calibration is None or plan.calibration.is_identity),
         ("default_set_params", plan.set_params_default),
         ("no_market_odds", not has_market),
+        ("market_from_odds_snapshot", plan.market_data is not None),
         ("league_inferred", plan.league_inferred),
         ("date_only_kickoff", not isinstance(fixture.kickoff, datetime)),
         ("home_team_unseen", bool(forecast.home_fallback[0])),
@@ -1010,12 +1146,16 @@ def predict_coupon(
     now: datetime | None = None,
 ) -> JackpotRun:
     """The one prediction path: keep the bytes in the raw layer, validate, plan, and compute
-    and store the version unless it is stored already; returns the stored rows."""
+    and store the version unless it is stored already; returns the stored rows.
+
+    ``now`` (default: the clock) is the prediction's time: its ``created_at`` and the limit of
+    the odds snapshots it may read."""
     settings = settings or Settings.from_env()
+    now = now or datetime.now(UTC)
     ensure_schema(con)
     raw_path = store_coupon_bytes(raw_dir or settings.raw_dir, data, source)
     coupon = validate_coupon(con, data, source, resolve)
-    plan = plan_jackpot(con, coupon, Path(source).name, settings)
+    plan = plan_jackpot(con, coupon, Path(source).name, settings, now)
     created = False
     if not version_exists(con, plan.version):
         created = store_jackpot(con, compute_jackpot(plan, raw_path, now))

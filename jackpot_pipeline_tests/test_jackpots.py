@@ -2,9 +2,11 @@
 results, reports, exports and ``predict_file``.
 
 The warehouse is built once per test process from the real 2023-24 and 2024-25 football-data
-files of the six leagues (``template_warehouse``) and copied per test; nothing is written into
-the repository's ``data/`` folder. ``calibration_store`` is replaced by a controllable fake
-(``install_calibration_store``), whether or not the real module exists.
+files of the six leagues (``template_warehouse``) and copied per test; the odds tests copy it
+once more with the recorded EPL odds snapshots replayed into it by the odds assets
+(``odds_template``); nothing is written into the repository's ``data/`` folder.
+``calibration_store`` is replaced by a controllable fake (``install_calibration_store``),
+whether or not the real module exists.
 """
 
 from __future__ import annotations
@@ -22,19 +24,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from jackpot_pipeline import jackpots, model_store, warehouse
+from jackpot_pipeline.assets.odds import events as events_asset
+from jackpot_pipeline.assets.odds import odds as odds_asset
+from jackpot_pipeline.assets.odds import odds_snapshots
 from jackpot_pipeline.core.calibration import apply_calibration, fit_calibration
 from jackpot_pipeline.core.coupon import CouponValidationError
 from jackpot_pipeline.core.dixon_coles import fit
 from jackpot_pipeline.core.jackpot_analytics import argmax_ticket
 from jackpot_pipeline.core.margins import remove_margin
-from jackpot_pipeline.core.prediction_sets import SetParams, pool
+from jackpot_pipeline.core.prediction_sets import (
+    MARKET_DOMINANT_MODEL_WEIGHT,
+    SetParams,
+    kelly_blend,
+    pool,
+)
 from jackpot_pipeline.ingestion import ingest
+from jackpot_pipeline.odds_api import OddsApiResource
+from jackpot_pipeline.resources import WarehouseResource
 from jackpot_pipeline.settings import DATA_DIR, Settings
 from jackpot_pipeline_tests._corpus import make_request, real_bytes
 
@@ -130,11 +143,12 @@ class Env:
         return warehouse.connect(self.warehouse_path)
 
 
-def make_env(root: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
-    """Copy the template warehouse into ``root`` and point the settings at ``root``."""
+def make_env(root: Path, monkeypatch: pytest.MonkeyPatch, template: Path | None = None) -> Env:
+    """Copy the template warehouse (default: :func:`template_warehouse`) into ``root`` and point
+    the settings at ``root``."""
     root.mkdir(parents=True, exist_ok=True)
     db = root / "warehouse.duckdb"
-    shutil.copyfile(template_warehouse(), db)
+    shutil.copyfile(template or template_warehouse(), db)
     env = Env(root, db, root / "raw", jackpots.JackpotPaths(root / "jackpots"))
     monkeypatch.setenv("JACKPOT_WAREHOUSE_PATH", str(db))
     monkeypatch.setenv("JACKPOT_RAW_DIR", str(env.raw_dir))
@@ -554,3 +568,282 @@ def test_integration_with_the_real_calibration_store(con: duckdb.DuckDBPyConnect
     b = run.stored.predictions[run.stored.predictions["set_id"] == "B"]
     assert (b["blend_alpha"] == 0.75).all()
     assert all(json.loads(d)["pooling"] == "log" for d in b["detail"])
+
+
+# ------------------------------------------------------------------- market from odds snapshots
+
+ODDS_DIR = DATA_DIR / "odds-api"
+EPL_STAMPS = ("20240801T1622Z", "20240804T0022Z", "20240804T2152Z")  # recorded /odds snapshots
+#: Real fixtures of the first 2024-25 EPL round (all in the recordings but the last), written
+#: as a coupon would: football-data names, offsets, one with coupon odds, one a day early with a
+#: bare date (the event is on the 18th), one the recordings do not cover.
+EPL_COUPON = """# id: epl-2024-08-16
+# name: EPL 16-24 August 2024, odds only for West Ham v Aston Villa
+home,away,kickoff,league,odds_home,odds_draw,odds_away
+Man United,Fulham,2024-08-16T19:00:00+00:00,E0,,,
+Ipswich,Liverpool,2024-08-17T12:30:00+01:00,E0,,,
+Arsenal,Wolves,2024-08-17T15:00:00+01:00,E0,,,
+West Ham,Aston Villa,2024-08-17T17:30:00+01:00,E0,2.60,3.50,2.70
+Brentford,Crystal Palace,2024-08-17,E0,,,
+Chelsea,Man City,2024-08-18T16:30:00+01:00,E0,,,
+Tottenham,Everton,2024-08-24T15:00:00+01:00,E0,,,
+"""
+#: The coupon's fixtures as the Odds API names them (None: not recorded / coupon odds).
+EPL_EVENTS = (
+    ("Manchester United", "Fulham"),
+    ("Ipswich Town", "Liverpool"),
+    ("Arsenal", "Wolverhampton Wanderers"),
+    None,
+    ("Brentford", "Crystal Palace"),
+    ("Chelsea", "Manchester City"),
+    None,
+)
+MAN_UTD_FULHAM = "home,away,kickoff,league\nMan United,Fulham,2024-08-16T19:00:00+00:00,E0\n"
+MARKET = ["market_prob_home", "market_prob_draw", "market_prob_away"]
+
+
+@pytest.fixture(scope="module")
+def odds_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template warehouse plus ``odds_snapshots``, ``events`` and ``odds`` materialized by
+    the odds assets on the replay resource from every recorded EPL snapshot (built once)."""
+    root = tmp_path_factory.mktemp("odds-template")
+    db = root / "warehouse.duckdb"
+    shutil.copyfile(template_warehouse(), db)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JACKPOT_RAW_DIR", str(root / "raw"))
+        mp.delenv("JACKPOT_STRICT_MODE", raising=False)
+        dg.materialize(
+            [odds_snapshots, events_asset, odds_asset],
+            resources={
+                "odds_api": OddsApiResource(replay_dir=str(ODDS_DIR)),
+                "warehouse_db": WarehouseResource(path=str(db)),
+            },
+            run_config={"ops": {"odds_snapshots": {"config": {"sports": ["soccer_epl"]}}}},
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+    return db
+
+
+@pytest.fixture
+def odds_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odds_template: Path) -> Env:
+    return make_env(tmp_path / "with-odds", monkeypatch, odds_template)
+
+
+@pytest.fixture
+def odds_con(odds_env: Env) -> duckdb.DuckDBPyConnection:
+    connection = odds_env.connect()
+    yield connection
+    connection.close()
+
+
+def recorded_lines(stamp: str, home: str, away: str) -> dict[str, list[float]]:
+    """Plain-Python reading of a recorded EPL body: bookmaker → h2h prices (home, draw, away)."""
+    body = json.loads((ODDS_DIR / f"soccer_epl_odds_h2h_eu_{stamp}.json").read_text())
+    event = next(e for e in body if (e["home_team"], e["away_team"]) == (home, away))
+    lines = {}
+    for book in event["bookmakers"]:
+        for market in book["markets"]:
+            if market["key"] == "h2h":
+                price = {o["name"]: o["price"] for o in market["outcomes"]}
+                lines[book["key"]] = [price.get(home), price.get("Draw"), price.get(away)]
+    return lines
+
+
+def multiplicative(prices: list[float]) -> list[float]:
+    inverse = [1 / p for p in prices]
+    return [v / sum(inverse) for v in inverse]
+
+
+def recorded_pinnacle(stamp: str, home: str, away: str) -> list[float]:
+    """Pinnacle's margin-free 1X2 (1/price normalized) in a recorded body."""
+    return multiplicative(recorded_lines(stamp, home, away)["pinnacle"])
+
+
+def predict_text(
+    con: duckdb.DuckDBPyConnection, root: Path, text: str, now: datetime = NOW
+) -> jackpots.JackpotRun:
+    path = write_coupon(root, "epl.csv", text)
+    return jackpots.predict_coupon(con, path.read_bytes(), path.name, now=now)
+
+
+def test_fixtures_without_odds_take_the_market_from_the_odds_snapshots(
+    odds_env: Env, odds_con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
+) -> None:
+    """Real first-round EPL fixtures without coupon odds: the market is Pinnacle's last line
+    before kickoff in the recorded snapshots (as an independent computation on the raw JSON),
+    sets B/C/E/F use it instead of falling back to A, and the source is recorded."""
+    run = predict_text(odds_con, odds_env.root, EPL_COUPON)
+    fixtures, predictions = run.stored.fixtures, run.stored.predictions
+    last = "2024-08-04T21:52:00+00:00"
+    snapshot = [i for i, names in enumerate(EPL_EVENTS) if names is not None]
+    assert fixtures["market_source"].tolist() == [
+        None if i == 6 else "coupon" if i == 3 else f"odds_snapshot:pinnacle @ {last}"
+        for i in range(7)
+    ]
+    for i in snapshot:
+        home, away = EPL_EVENTS[i]
+        np.testing.assert_allclose(
+            fixtures.loc[i, MARKET].to_numpy(dtype=float),
+            recorded_pinnacle(EPL_STAMPS[-1], home, away),
+            rtol=0,
+            atol=1e-12,
+        )
+        prices = recorded_lines(EPL_STAMPS[-1], home, away)["pinnacle"]
+        assert fixtures.loc[i, "overround"] == pytest.approx(sum(1 / p for p in prices) - 1)
+        assert fixtures.loc[i, ["odds_home", "odds_draw", "odds_away"]].isna().all()
+    # The coupon's own odds keep their Shin margin removal; the unrecorded fixture has none.
+    np.testing.assert_allclose(
+        fixtures.loc[3, MARKET].to_numpy(dtype=float),
+        remove_margin(np.array([[2.60, 3.50, 2.70]]), "shin").probabilities[0],
+    )
+    assert fixtures.loc[6, MARKET].isna().all()
+    flags = [set(json.loads(f)) for f in fixtures["flags"]]
+    for i, fixture_flags in enumerate(flags):
+        assert ("market_from_odds_snapshot" in fixture_flags) is (i in snapshot)
+        assert ("no_market_odds" in fixture_flags) is (i == 6)
+    assert "date_only_kickoff" in flags[4]
+    assert "market_from_odds_snapshot" in json.loads(run.stored.jackpot["flags"])
+    # Sets B, C, E and F blend the snapshot market; only the unrecorded fixture falls back to A.
+    a = run.stored.set_probs("A")
+    market = fixtures[MARKET].to_numpy(dtype=float)
+    market_sets = predictions[predictions["set_id"].isin(list("BCEF"))]
+    assert market_sets.groupby("match_order")["fell_back_to_a"].all().tolist() == [
+        i == 6 for i in range(7)
+    ]
+    has_market = np.arange(7) != 6
+    for name, expected in (
+        ("B", pool(a[has_market], market[has_market], 0.6, "linear")),
+        ("C", pool(a[has_market], market[has_market], MARKET_DOMINANT_MODEL_WEIGHT, "linear")),
+        ("F", kelly_blend(a[has_market], market[has_market], SetParams().kelly_scale)),
+    ):
+        probs = run.stored.set_probs(name)
+        np.testing.assert_allclose(probs[has_market], expected, atol=1e-9)
+        np.testing.assert_allclose(probs[6], a[6])
+        assert not np.allclose(probs[has_market], a[has_market], atol=1e-3)
+    b_market = predictions.loc[predictions["set_id"] == "B", MARKET].to_numpy(dtype=float)
+    np.testing.assert_allclose(b_market[has_market], market[has_market])
+    # The version key holds the snapshot data used: the event, snapshot time and prices.
+    key = json.loads(run.stored.jackpot["version_key"])["fixtures"]
+    event_id = odds_con.execute(
+        "SELECT event_id FROM events WHERE home_team_id = 'eng-man-united' AND "
+        "away_team_id = 'eng-fulham' AND commence_time = TIMESTAMPTZ '2024-08-16 19:00:00+00'"
+    ).fetchone()[0]
+    assert key[0]["market"] == {
+        "source": "odds_snapshot",
+        "event_id": event_id,
+        "method": "pinnacle",
+        "bookmakers": {
+            "pinnacle": {
+                "snapshot_time": last,
+                "prices": recorded_lines(EPL_STAMPS[-1], *EPL_EVENTS[0])["pinnacle"],
+            }
+        },
+    }
+    assert ["market" in k for k in key] == [i in snapshot for i in range(7)]
+    # Asking again with the same data re-reads the same version; the report carries the source.
+    again = predict_text(odds_con, odds_env.root, EPL_COUPON, now=datetime.now(UTC))
+    assert again.version == run.version and not again.created
+    summary = jackpots.jackpot_report(odds_con, run).summary()
+    assert summary["fixtures"][0]["market_source"] == f"odds_snapshot:pinnacle @ {last}"
+    assert summary["results_known"] == 7
+
+
+def test_snapshot_market_never_looks_ahead(
+    env: Env,
+    odds_env: Env,
+    odds_con: duckdb.DuckDBPyConnection,
+    store: FakeCalibrationStore,
+) -> None:
+    """The market is the board as known when the prediction is made and before kickoff: a
+    later snapshot is never read, a newer one known in time gives a new version, and with no
+    snapshot known yet (or no odds tables) the prediction is exactly the one without odds."""
+    teams = ("Manchester United", "Fulham")
+    first, middle, last = (recorded_pinnacle(stamp, *teams) for stamp in EPL_STAMPS)
+
+    def predict_at(now: datetime) -> jackpots.JackpotRun:
+        return predict_text(odds_con, odds_env.root, MAN_UTD_FULHAM, now)
+
+    def market_of(run: jackpots.JackpotRun) -> tuple[str | None, list[float]]:
+        row = run.stored.fixtures.iloc[0]
+        return row["market_source"], row[MARKET].to_numpy(dtype=float).tolist()
+
+    # No snapshot known yet: the same version and numbers as a warehouse without odds rows,
+    # or without the odds tables at all.
+    early = predict_at(datetime(2024, 7, 31, tzinfo=UTC))
+    plain_con = env.connect()
+    try:
+        plain = predict_text(plain_con, env.root, MAN_UTD_FULHAM, datetime(2024, 7, 31, tzinfo=UTC))
+        plain_con.execute("DROP TABLE odds; DROP TABLE events")
+        no_tables = predict_text(plain_con, env.root, MAN_UTD_FULHAM)
+    finally:
+        plain_con.close()
+    assert early.version == plain.version == no_tables.version
+    pd.testing.assert_frame_equal(
+        early.stored.predictions.drop(columns="created_at"),
+        plain.stored.predictions.drop(columns="created_at"),
+    )
+    assert early.stored.fixtures["market_source"].isna().all()
+    assert "no_market_odds" in json.loads(early.stored.fixtures["flags"].iloc[0])
+
+    # Each prediction sees the latest snapshot stamped at or before its time, never a later one.
+    seen = []
+    for now, expected, stamp in (
+        (datetime(2024, 8, 2, tzinfo=UTC), first, "2024-08-01T16:22:00"),
+        (datetime(2024, 8, 3, tzinfo=UTC), first, "2024-08-01T16:22:00"),
+        (datetime(2024, 8, 4, 21, 51, 59, tzinfo=UTC), middle, "2024-08-04T00:22:00"),
+        (datetime(2024, 8, 4, 21, 52, tzinfo=UTC), last, "2024-08-04T21:52:00"),
+    ):
+        run = predict_at(now)
+        source, probs = market_of(run)
+        assert source == f"odds_snapshot:pinnacle @ {stamp}+00:00"
+        np.testing.assert_allclose(probs, expected, rtol=0, atol=1e-12)
+        seen.append(run)
+    assert len({r.version for r in [early, *seen]}) == 4  # a newer snapshot: a new version
+    assert seen[1].version == seen[0].version and not seen[1].created  # same data: same one
+    assert not np.allclose(first, middle) and not np.allclose(middle, last)
+
+    # Snapshots stamped at or after kickoff (in play) are never read, however late the asking.
+    before = predict_at(NOW)
+    odds_con.execute(
+        "INSERT INTO odds SELECT 'in-play-' || hour, row_no, event_id, sport, commence_time, "
+        "home_team, away_team, bookmaker, market, outcome, outcome_name, price * 3, point, "
+        "bookmaker_last_update, market_last_update, commence_time + hour * INTERVAL 1 HOUR, "
+        "two_way_h2h FROM odds, range(2) AS h(hour) WHERE home_team = 'Manchester United' "
+        "AND away_team = 'Fulham' AND snapshot_time = TIMESTAMPTZ '2024-08-04 21:52:00+00'"
+    )
+    after = predict_at(NOW)
+    assert after.version == before.version and not after.created
+    np.testing.assert_allclose(market_of(after)[1], last, rtol=0, atol=1e-12)
+
+
+def test_snapshot_market_falls_back_to_the_consensus_without_pinnacle(
+    odds_env: Env, odds_con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
+) -> None:
+    """Without a Pinnacle line the market is the mean over every bookmaker with a complete,
+    plausible line (overround in [0, 25 %]) of its 1/price normalized."""
+    with_pinnacle = predict_text(odds_con, odds_env.root, MAN_UTD_FULHAM)
+    odds_con.execute("DELETE FROM odds WHERE bookmaker = 'pinnacle'")
+    run = predict_text(odds_con, odds_env.root, MAN_UTD_FULHAM)
+    assert run.created and run.version != with_pinnacle.version
+    lines = recorded_lines(EPL_STAMPS[-1], "Manchester United", "Fulham")
+    usable = {
+        book: prices
+        for book, prices in lines.items()
+        if book != "pinnacle" and None not in prices and 0 <= sum(1 / p for p in prices) - 1 <= 0.25
+    }
+    assert len(usable) >= 10
+    expected = np.mean([multiplicative(p) for p in usable.values()], axis=0)
+    fixture = run.stored.fixtures.iloc[0]
+    np.testing.assert_allclose(fixture[MARKET].to_numpy(dtype=float), expected, atol=1e-12)
+    assert fixture["market_source"] == (
+        f"odds_snapshot:consensus({','.join(sorted(usable))}) @ 2024-08-04T21:52:00+00:00"
+    )
+    market = json.loads(run.stored.jackpot["version_key"])["fixtures"][0]["market"]
+    assert market["method"] == "consensus"
+    assert {b: v["prices"] for b, v in market["bookmakers"].items()} == usable
+    b = run.stored.predictions[run.stored.predictions["set_id"] == "B"].iloc[0]
+    assert not b["fell_back_to_a"]
+    # The event without any odds row: no market, as without the odds tables.
+    odds_con.execute("DELETE FROM odds")
+    bare = predict_text(odds_con, odds_env.root, MAN_UTD_FULHAM).stored.fixtures.iloc[0]
+    assert bare["market_source"] is None and "no_market_odds" in json.loads(bare["flags"])
