@@ -67,12 +67,19 @@ class JackpotConfig(dg.Config):
 
 @dg.asset(
     partitions_def=jackpot_partitions,
-    deps=[dg.AssetDep("matches", partition_mapping=dg.AllPartitionMapping())],
+    deps=[
+        dg.AssetDep("matches", partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep("calibration_curves", partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep("prediction_set_params", partition_mapping=dg.AllPartitionMapping()),
+        "events",
+        "odds",
+    ],
     group_name="jackpots",
     pool="duckdb_warehouse",
     description="Per jackpot coupon (one dynamic partition per file, keyed by its SHA-256): "
     "λ, 1X2 and sets A–G per fixture from a Dixon-Coles model fitted on data strictly before "
-    "kickoff, calibrated, blended with the coupon's margin-free odds; argmax and optimal "
+    "kickoff, calibrated, blended with the margin-free market (the coupon's odds, else the "
+    "odds snapshots as of the prediction time); argmax and optimal "
     "combination tickets; stored immutably per version in jackpots / jackpot_fixtures / "
     "predictions and exported to data/jackpots/out/.",
 )
