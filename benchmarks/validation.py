@@ -23,7 +23,7 @@ import duckdb
 import numpy as np
 
 from jackpot_pipeline import calibration_store as store
-from jackpot_pipeline import report
+from jackpot_pipeline import report, validation
 from jackpot_pipeline.core.calibration import apply_walk_forward, fit_walk_forward_curves
 from jackpot_pipeline.core.dixon_coles import single_thread_blas
 from jackpot_pipeline.core.metrics import OUTCOMES, encode_results, evaluate
@@ -80,13 +80,7 @@ def main(path: Path) -> None:
             min_samples=settings.min_calibration_samples,
         )
         sets = build_walk_forward_sets(inputs, periods, params)
-        alternatives = report.design_alternatives(
-            oos,
-            report.REPORT_SEASONS,
-            min_samples=settings.min_calibration_samples,
-            n_bins=settings.calibration_bins,
-            max_market_weight=settings.max_market_weight,
-        )
+        alternatives = validation.design_alternatives(oos, settings)
     seconds = time.perf_counter() - started
     window = np.isin(periods, report.REPORT_SEASONS)
     sample = played[window].reset_index(drop=True)

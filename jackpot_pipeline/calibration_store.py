@@ -244,22 +244,8 @@ def load_calibration(
 
     Pooled curves are fitted on every league's rows, so when ``league`` has none of its own
     (a partition without data) the latest pooled curve stored for any league is used."""
-    if not table_exists(con, "calibration_curves"):
-        return None
-    if CALIBRATION_SCOPE == POOLED:
-        sql = (
-            "SELECT curve FROM calibration_curves WHERE scope = ? AND trained_on_end < ? "
-            "ORDER BY trained_on_end DESC, (league = ?) DESC, season DESC LIMIT 1"
-        )
-        params: list[Any] = [POOLED, before, league]
-    else:
-        sql = (
-            "SELECT curve FROM calibration_curves WHERE league = ? AND scope = ? "
-            "AND trained_on_end < ? ORDER BY trained_on_end DESC, season DESC LIMIT 1"
-        )
-        params = [league, league, before]
-    row = con.execute(sql, params).fetchone()
-    return None if row is None else CalibrationCurve.from_dict(json.loads(row[0]))
+    stored = _latest_json(con, "calibration_curves", "curve", CALIBRATION_SCOPE, league, before)
+    return None if stored is None else CalibrationCurve.from_dict(stored)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,22 +321,8 @@ def load_set_params(con: duckdb.DuckDBPyConnection, league: str, before: date) -
 
     Pooled parameters are fitted on every league's rows (with a draw boost per league and a
     pooled one for the others), so a league without its own row gets the latest of any."""
-    if not table_exists(con, "prediction_set_params"):
-        return None
-    if PARAMS_SCOPE == POOLED:
-        sql = (
-            "SELECT params FROM prediction_set_params WHERE scope = ? AND trained_on_end < ? "
-            "ORDER BY trained_on_end DESC, (league = ?) DESC, season DESC LIMIT 1"
-        )
-        params: list[Any] = [POOLED, before, league]
-    else:
-        sql = (
-            "SELECT params FROM prediction_set_params WHERE league = ? AND scope = ? "
-            "AND trained_on_end < ? ORDER BY trained_on_end DESC, season DESC LIMIT 1"
-        )
-        params = [league, league, before]
-    row = con.execute(sql, params).fetchone()
-    return None if row is None else params_from_dict(json.loads(row[0]))
+    stored = _latest_json(con, "prediction_set_params", "params", PARAMS_SCOPE, league, before)
+    return None if stored is None else params_from_dict(stored)
 
 
 def store_prediction_sets(
@@ -431,6 +403,35 @@ def load_validation(
         "ORDER BY league, season, forecast",
         params,
     ).df()
+
+
+def _latest_json(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    column: str,
+    scope: str,
+    league: str,
+    before: date,
+) -> Any:
+    """The JSON in ``column`` of ``table``'s latest row for ``league`` whose training window
+    ended before ``before`` (None if none, or no table yet). Pooled ``scope``: the latest of any
+    league (the league's own first on a tie); otherwise the league's own-scope rows only."""
+    if not table_exists(con, table):
+        return None
+    if scope == POOLED:
+        sql = (
+            f"SELECT {column} FROM {table} WHERE scope = ? AND trained_on_end < ? "
+            "ORDER BY trained_on_end DESC, (league = ?) DESC, season DESC LIMIT 1"
+        )
+        params: list[Any] = [POOLED, before, league]
+    else:
+        sql = (
+            f"SELECT {column} FROM {table} WHERE league = ? AND scope = ? "
+            "AND trained_on_end < ? ORDER BY trained_on_end DESC, season DESC LIMIT 1"
+        )
+        params = [league, league, before]
+    row = con.execute(sql, params).fetchone()
+    return None if row is None else json.loads(row[0])
 
 
 def _where(league: str, season: str) -> dict[str, str]:
