@@ -6,6 +6,7 @@ season partition (so progress is visible per partition, in the terminal and the 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,22 @@ class Stage:
     name: str
     assets: tuple[str, ...]
     mode: str  # "once" | "partition" | "league_range"
+    run_config: Callable[[], dict] | None = None
+
+
+def odds_run_config() -> dict:
+    """Offline (no ODDS_API_KEY): every soccer sport with recorded snapshots, so the whole
+    recording is replayed into ``odds``; live: the odds assets' default (the six leagues)."""
+    if os.environ.get("ODDS_API_KEY"):
+        return {}
+    from jackpot_pipeline.odds_api import REPLAY_DIR, index_recordings
+
+    sports = sorted(
+        sport
+        for endpoint, sport in index_recordings(REPLAY_DIR)
+        if endpoint == "odds" and sport and sport.startswith("soccer_")
+    )
+    return {"ops": {"odds_snapshots": {"config": {"sports": sports}}}}
 
 
 STAGES: tuple[Stage, ...] = (
@@ -47,6 +64,7 @@ STAGES: tuple[Stage, ...] = (
         "odds",
         ("odds_snapshots", "events", "odds", "closing_lines", "market_consensus"),
         "once",
+        run_config=odds_run_config,
     ),
 )
 
@@ -112,7 +130,7 @@ def run_step(
         partition_key=keys[0] if len(keys) == 1 else None,
         selection=list(stage.assets),
         raise_on_error=False,
-        run_config=QUIET,
+        run_config={**QUIET, **(stage.run_config() if stage.run_config else {})},
         tags=tags,
     )
     checks = result.get_asset_check_evaluations()
