@@ -130,14 +130,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(SCHEMA_SQL)
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
-        ).fetchall()[0][0]
-    )
-
-
 # ---------------------------------------------------------------------------------------------
 # Inputs
 # ---------------------------------------------------------------------------------------------
@@ -416,7 +408,7 @@ def _latest_json(
     """The JSON in ``column`` of ``table``'s latest row for ``league`` whose training window
     ended before ``before`` (None if none, or no table yet). Pooled ``scope``: the latest of any
     league (the league's own first on a tie); otherwise the league's own-scope rows only."""
-    if not table_exists(con, table):
+    if not warehouse.table_exists(con, table):
         return None
     if scope == POOLED:
         sql = (

@@ -85,7 +85,8 @@ def command_predict(args: argparse.Namespace) -> int:
     """Validate a coupon file, predict it (same path and rows as the asset), print the table
     and the ticket figures."""
     from jackpot_pipeline.core.coupon import CouponValidationError
-    from jackpot_pipeline.jackpots import JackpotError, predict_file
+    from jackpot_pipeline.jackpot_model import JackpotError
+    from jackpot_pipeline.jackpots import predict_file
 
     try:
         report = predict_file(

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from jackpot_pipeline import calibration_store as store
+from jackpot_pipeline import warehouse
 from jackpot_pipeline.core.calibration import apply_walk_forward, fit_walk_forward_curves
 from jackpot_pipeline.core.metrics import (
     DEFAULT_BINS,
@@ -533,7 +534,7 @@ def report_text(warehouse_path: Path | str) -> str:
         return f"No warehouse at {path}: run `jackpot run` first."
     con = duckdb.connect(str(path), read_only=True)
     try:
-        if not store.table_exists(con, "validation_results"):
+        if not warehouse.table_exists(con, "validation_results"):
             rows = pd.DataFrame()
         else:
             rows = store.load_validation(con)

@@ -18,7 +18,7 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from jackpot_pipeline import jackpots, warehouse
+from jackpot_pipeline import jackpot_model, jackpot_report, warehouse
 from jackpot_pipeline.assets import jackpots as jackpot_assets
 from jackpot_pipeline.assets.jackpots import (
     JACKPOT_ASSETS,
@@ -28,6 +28,8 @@ from jackpot_pipeline.assets.jackpots import (
     jackpot_partitions,
     jackpot_predictions,
 )
+from jackpot_pipeline.jackpot_inbox import store_coupon_bytes
+from jackpot_pipeline.jackpot_store import load_jackpot
 from jackpot_pipeline.raw_store import blob_path, sha256
 from jackpot_pipeline.resources import WarehouseResource
 from jackpot_pipeline_tests.test_jackpots import (
@@ -136,7 +138,7 @@ def test_inbox_to_scored_prediction_end_to_end(
     assert "| Bayern Munich v Mainz 05" in meta["report"]
     con = env.connect()
     try:
-        stored = jackpots.load_jackpot(con, meta["jackpot_version"])
+        stored = load_jackpot(con, meta["jackpot_version"])
     finally:
         con.close()
     picks = stored.set_probs("G").argmax(axis=1)
@@ -232,17 +234,17 @@ def test_busy_warehouse_or_failing_file_leaves_files_in_the_inbox(
     assert names(env.paths.inbox) == [EXAMPLE_NO_ODDS.name, EXAMPLE_JSON.name]
     monkeypatch.setattr(warehouse, "connect", real_connect)
 
-    real_validate = jackpots.validate_coupon
+    real_validate = jackpot_model.validate_coupon
 
     def flaky(con: object, data: bytes, source: str, resolve: object = None) -> object:
         if source == EXAMPLE_JSON.name:
             raise OSError("disk hiccup")
         return real_validate(con, data, source, resolve)
 
-    monkeypatch.setattr(jackpots, "validate_coupon", flaky)
+    monkeypatch.setattr(jackpot_model, "validate_coupon", flaky)
     result = tick(env, instance)
     assert [r.tags[jackpot_assets.FILE_TAG] for r in result.run_requests] == [EXAMPLE_NO_ODDS.name]
-    monkeypatch.setattr(jackpots, "validate_coupon", real_validate)
+    monkeypatch.setattr(jackpot_model, "validate_coupon", real_validate)
     retried = tick(env, instance)
     assert [r.tags[jackpot_assets.FILE_TAG] for r in retried.run_requests] == [EXAMPLE_JSON.name]
     assert names(env.paths.processed) == [EXAMPLE_NO_ODDS.name]
@@ -260,7 +262,7 @@ def test_asset_failures_are_readable(
     # A coupon that no longer validates (here: the warehouse lost its matches) fails with the
     # validator's report as the failure description.
     data = b"home,away,kickoff,league\nArsenal,Chelsea,2025-04-26,E0\n"
-    jackpots.store_coupon_bytes(env.raw_dir, data, "x.csv")
+    store_coupon_bytes(env.raw_dir, data, "x.csv")
     con = env.connect()
     con.execute("DELETE FROM match_odds; DELETE FROM market_probabilities; DELETE FROM matches")
     con.close()
@@ -284,8 +286,8 @@ def test_definitions_load_with_the_jackpot_objects(env: Env) -> None:
 def test_loading_the_code_location_stays_light() -> None:
     """The Dagster module imports no pandas, DuckDB or scipy at load; its run-config defaults
     equal the plain module's."""
-    assert jackpot_assets.DEFAULT_BUDGET == jackpots.DEFAULT_BUDGET
-    assert jackpot_assets.DEFAULT_SET == jackpots.DEFAULT_SET
+    assert jackpot_assets.DEFAULT_BUDGET == jackpot_report.DEFAULT_BUDGET
+    assert jackpot_assets.DEFAULT_SET == jackpot_report.DEFAULT_SET
     code = (
         "import sys, jackpot_pipeline.assets.jackpots; "
         "print(sorted(m for m in ('pandas', 'duckdb', 'scipy') if m in sys.modules))"

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jackpot_pipeline import jackpots, model_store, warehouse
+from jackpot_pipeline import model_store, warehouse
 from jackpot_pipeline.assets.odds import events as events_asset
 from jackpot_pipeline.assets.odds import odds as odds_asset
 from jackpot_pipeline.assets.odds import odds_snapshots
@@ -46,6 +46,22 @@ from jackpot_pipeline.core.prediction_sets import (
     pool,
 )
 from jackpot_pipeline.ingestion import ingest
+from jackpot_pipeline.jackpot_inbox import JackpotPaths
+from jackpot_pipeline.jackpot_model import (
+    JackpotError,
+    compute_jackpot,
+    plan_jackpot,
+    season_of,
+    validate_coupon,
+)
+from jackpot_pipeline.jackpot_report import jackpot_report
+from jackpot_pipeline.jackpot_store import (
+    JACKPOT_TABLES,
+    JackpotRun,
+    jackpot_versions,
+    store_jackpot,
+)
+from jackpot_pipeline.jackpots import predict_coupon, predict_file
 from jackpot_pipeline.odds_api import OddsApiResource
 from jackpot_pipeline.resources import WarehouseResource
 from jackpot_pipeline.settings import DATA_DIR, Settings
@@ -137,7 +153,7 @@ class Env:
     root: Path
     warehouse_path: Path
     raw_dir: Path
-    paths: jackpots.JackpotPaths
+    paths: JackpotPaths
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         return warehouse.connect(self.warehouse_path)
@@ -149,7 +165,7 @@ def make_env(root: Path, monkeypatch: pytest.MonkeyPatch, template: Path | None 
     root.mkdir(parents=True, exist_ok=True)
     db = root / "warehouse.duckdb"
     shutil.copyfile(template or template_warehouse(), db)
-    env = Env(root, db, root / "raw", jackpots.JackpotPaths(root / "jackpots"))
+    env = Env(root, db, root / "raw", JackpotPaths(root / "jackpots"))
     monkeypatch.setenv("JACKPOT_WAREHOUSE_PATH", str(db))
     monkeypatch.setenv("JACKPOT_RAW_DIR", str(env.raw_dir))
     monkeypatch.setenv("JACKPOT_JACKPOTS_DIR", str(env.paths.base))
@@ -173,8 +189,8 @@ def con(env: Env) -> duckdb.DuckDBPyConnection:
     connection.close()
 
 
-def predict(con: duckdb.DuckDBPyConnection, path: Path, **kwargs: object) -> jackpots.JackpotRun:
-    return jackpots.predict_coupon(con, path.read_bytes(), path.name, now=NOW, **kwargs)
+def predict(con: duckdb.DuckDBPyConnection, path: Path, **kwargs: object) -> JackpotRun:
+    return predict_coupon(con, path.read_bytes(), path.name, now=NOW, **kwargs)
 
 
 def write_coupon(folder: Path, name: str, text: str) -> Path:
@@ -185,10 +201,7 @@ def write_coupon(folder: Path, name: str, text: str) -> Path:
 
 
 def table_dump(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
-    return {
-        t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
-        for t in jackpots.JACKPOT_TABLES
-    }
+    return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in JACKPOT_TABLES}
 
 
 def calibration_curve() -> object:
@@ -262,7 +275,7 @@ def test_example_coupon_is_predicted_explained_and_scored(
     assert (fixtures["lambda_home"].between(0.2, 5)).all()
     assert (fixtures["likely_score_prob"].between(0.05, 0.5)).all()
     # Results come from matches; scoring agrees with an independent count.
-    report = jackpots.jackpot_report(con, run, budget=48)
+    report = jackpot_report(con, run, budget=48)
     assert list(report.results) == RESULTS[EXAMPLE_JSON.name]
     for name in "ABG":
         picks = run.stored.set_probs(name).argmax(axis=1)
@@ -279,17 +292,15 @@ def test_same_inputs_give_the_same_version_and_rows_never_change(
 ) -> None:
     first = predict(con, EXAMPLE_JSON)
     before = table_dump(con)
-    second = jackpots.predict_coupon(
+    second = predict_coupon(
         con, EXAMPLE_JSON.read_bytes(), EXAMPLE_JSON.name, now=datetime.now(UTC)
     )
     assert second.version == first.version
     assert not second.created
     assert table_dump(con) == before  # not even created_at moved
     pd.testing.assert_frame_equal(second.stored.predictions, first.stored.predictions)
-    computed = jackpots.compute_jackpot(
-        jackpots.plan_jackpot(con, first.coupon, EXAMPLE_JSON.name), now=NOW
-    )
-    assert not jackpots.store_jackpot(con, computed)  # an existing version is never rewritten
+    computed = compute_jackpot(plan_jackpot(con, first.coupon, EXAMPLE_JSON.name), now=NOW)
+    assert not store_jackpot(con, computed)  # an existing version is never rewritten
     assert table_dump(con) == before
 
 
@@ -330,7 +341,7 @@ def test_a_model_update_creates_a_new_separately_stored_version(
             f"SELECT * FROM {table} WHERE jackpot_version = ? ORDER BY ALL", [first.version]
         ).fetchall()
         assert stored == rows
-    versions = jackpots.jackpot_versions(con, first.coupon.content_sha256)
+    versions = jackpot_versions(con, first.coupon.content_sha256)
     assert set(versions["jackpot_version"]) == {first.version, second.version, third.version}
 
 
@@ -410,7 +421,7 @@ def test_predictions_enforce_the_probability_sum(
 
 
 def test_predict_file_uses_the_same_rows_and_exports(env: Env, store: FakeCalibrationStore) -> None:
-    report = jackpots.predict_file(EXAMPLE_DATES, set_name="B", budget=12)
+    report = predict_file(EXAMPLE_DATES, set_name="B", budget=12)
     assert report.created and report.set_name == "B" and report.budget == 12
     text = report.text()
     assert "Bayern Munich v St Pauli" in text and report.version in text
@@ -430,7 +441,7 @@ def test_predict_file_uses_the_same_rows_and_exports(env: Env, store: FakeCalibr
     assert b["correct_picks"] == report.analyses["B"].score.correct_picks
     # The raw coupon bytes are kept content-addressed; asking again re-reads the same version.
     assert Path(report.stored.jackpot["raw_path"]).read_bytes() == EXAMPLE_DATES.read_bytes()
-    again = jackpots.predict_file(EXAMPLE_DATES, set_name="B", budget=12)
+    again = predict_file(EXAMPLE_DATES, set_name="B", budget=12)
     assert again.version == report.version and not again.created
     con = env.connect()
     try:
@@ -445,7 +456,7 @@ def test_report_figures_follow_the_stored_probabilities(
     con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
 ) -> None:
     run = predict(con, EXAMPLE_NO_ODDS)
-    report = jackpots.jackpot_report(con, run, budget=20, set_name="D")
+    report = jackpot_report(con, run, budget=20, set_name="D")
     for name, analysis in report.analyses.items():
         probs = run.stored.set_probs(name)
         assert analysis.argmax.p_all_correct == pytest.approx(np.prod(probs.max(axis=1)))
@@ -459,7 +470,7 @@ def test_report_figures_follow_the_stored_probabilities(
     markdown = report.markdown()
     assert "| Lazio v Roma" in markdown and "pick D" in markdown
     with pytest.raises(ValueError, match="unknown set"):
-        jackpots.jackpot_report(con, run, set_name="Z")
+        jackpot_report(con, run, set_name="Z")
 
 
 def test_unplayed_fixtures_inferred_league_and_results_file(
@@ -479,7 +490,7 @@ def test_unplayed_fixtures_inferred_league_and_results_file(
     assert fixtures["league_inferred"].all()
     assert fixtures["season"].tolist() == ["2025-26"] * 3
     assert all("league_inferred" in json.loads(f) for f in fixtures["flags"])
-    report = jackpots.jackpot_report(con, run)
+    report = jackpot_report(con, run)
     assert report.results == (None, None, None)
     assert all(a.score is None for a in report.analyses.values())
     results = write_coupon(
@@ -487,13 +498,13 @@ def test_unplayed_fixtures_inferred_league_and_results_file(
         "results.csv",
         "row,home,away,result,home_goals,away_goals\n1,,,X,,\n,Real Madrid,FC Barcelona,,0,2\n",
     )
-    scored = jackpots.jackpot_report(con, run, results_file=results)
+    scored = jackpot_report(con, run, results_file=results)
     assert scored.results == ("D", "A", None)
     score = scored.analyses["A"].score
     assert score.n_known == 2 and score.combination_won is not True
     bad = write_coupon(env.root, "bad_results.csv", "row,result\n1,W\n")
     with pytest.raises(ValueError, match="not H/D/A"):
-        jackpots.jackpot_report(con, run, results_file=bad)
+        jackpot_report(con, run, results_file=bad)
 
 
 def test_invalid_coupons_and_missing_history_store_nothing(
@@ -508,7 +519,7 @@ def test_invalid_coupons_and_missing_history_store_nothing(
     too_early = write_coupon(
         env.root, "early.csv", "home,away,kickoff,league\nArsenal,Chelsea,2023-05-01,E0\n"
     )
-    with pytest.raises(jackpots.JackpotError, match="no E0 results before 2023-05-01"):
+    with pytest.raises(JackpotError, match="no E0 results before 2023-05-01"):
         predict(con, too_early)
     assert con.execute("SELECT count(*) FROM jackpots").fetchone()[0] == 0
 
@@ -518,8 +529,8 @@ def test_plan_fits_on_the_walk_forward_window(
 ) -> None:
     """The fit sees the league's matches of the kickoff's season and up to three before it,
     strictly before the kickoff date; refitting from the plan reproduces the stored λ."""
-    coupon = jackpots.validate_coupon(con, EXAMPLE_JSON.read_bytes(), EXAMPLE_JSON.name)
-    plan = jackpots.plan_jackpot(con, coupon, EXAMPLE_JSON.name)
+    coupon = validate_coupon(con, EXAMPLE_JSON.read_bytes(), EXAMPLE_JSON.name)
+    plan = plan_jackpot(con, coupon, EXAMPLE_JSON.name)
     run = predict(con, EXAMPLE_JSON)
     assert plan.version == run.version
     first = plan.fixtures[0]
@@ -532,8 +543,8 @@ def test_plan_fits_on_the_walk_forward_window(
     assert first.since == date(2023, 8, 18)  # the window's first match in this warehouse
     params = fit(first.training, first.as_of, xi=first.xi, since=first.since)
     assert params.version == run.stored.fixtures["params_version"].iloc[0]
-    assert jackpots.season_of(date(2025, 7, 1)) == "2025-26"
-    assert jackpots.season_of(date(2025, 6, 30)) == "2024-25"
+    assert season_of(date(2025, 7, 1)) == "2025-26"
+    assert season_of(date(2025, 6, 30)) == "2024-25"
 
 
 def test_integration_with_the_real_calibration_store(con: duckdb.DuckDBPyConnection) -> None:
@@ -661,9 +672,9 @@ def recorded_pinnacle(stamp: str, home: str, away: str) -> list[float]:
 
 def predict_text(
     con: duckdb.DuckDBPyConnection, root: Path, text: str, now: datetime = NOW
-) -> jackpots.JackpotRun:
+) -> JackpotRun:
     path = write_coupon(root, "epl.csv", text)
-    return jackpots.predict_coupon(con, path.read_bytes(), path.name, now=now)
+    return predict_coupon(con, path.read_bytes(), path.name, now=now)
 
 
 def test_fixtures_without_odds_take_the_market_from_the_odds_snapshots(
@@ -743,7 +754,7 @@ def test_fixtures_without_odds_take_the_market_from_the_odds_snapshots(
     # Asking again with the same data re-reads the same version; the report carries the source.
     again = predict_text(odds_con, odds_env.root, EPL_COUPON, now=datetime.now(UTC))
     assert again.version == run.version and not again.created
-    summary = jackpots.jackpot_report(odds_con, run).summary()
+    summary = jackpot_report(odds_con, run).summary()
     assert summary["fixtures"][0]["market_source"] == f"odds_snapshot:pinnacle @ {last}"
     assert summary["results_known"] == 7
 
@@ -760,10 +771,10 @@ def test_snapshot_market_never_looks_ahead(
     teams = ("Manchester United", "Fulham")
     first, middle, last = (recorded_pinnacle(stamp, *teams) for stamp in EPL_STAMPS)
 
-    def predict_at(now: datetime) -> jackpots.JackpotRun:
+    def predict_at(now: datetime) -> JackpotRun:
         return predict_text(odds_con, odds_env.root, MAN_UTD_FULHAM, now)
 
-    def market_of(run: jackpots.JackpotRun) -> tuple[str | None, list[float]]:
+    def market_of(run: JackpotRun) -> tuple[str | None, list[float]]:
         row = run.stored.fixtures.iloc[0]
         return row["market_source"], row[MARKET].to_numpy(dtype=float).tolist()
 

@@ -1,7 +1,7 @@
 """Jackpot product layer: the inbox sensor and the ``jackpot_predictions`` asset.
 
 Inbox protocol (``jackpot_inbox_sensor``, every 30 s; folders from
-:func:`jackpot_pipeline.jackpots.jackpot_paths`):
+:func:`jackpot_pipeline.jackpot_inbox.jackpot_paths`):
 
 * a coupon file is identified by the SHA-256 of its bytes, which is also its partition key in
   the dynamic partitions definition ``jackpots``;
@@ -42,15 +42,17 @@ from jackpot_pipeline.settings import Settings
 if TYPE_CHECKING:
     import duckdb
 
-    from jackpot_pipeline import jackpots
+    from jackpot_pipeline.jackpot_inbox import JackpotPaths
+    from jackpot_pipeline.jackpot_report import JackpotReport
 
 PARTITIONS_NAME = "jackpots"
 FILE_TAG = "jackpot/file"
 COUPON_TAG = "jackpot/coupon_id"
 SENSOR_INTERVAL_S = 30
 SENSOR_LOCK_TIMEOUT_S = 5.0
-#: Run-config defaults; equal to ``jackpots.DEFAULT_BUDGET`` / ``DEFAULT_SET`` (a test checks),
-#: repeated here so that loading the code location does not import pandas, DuckDB and scipy.
+#: Run-config defaults; equal to ``jackpot_report.DEFAULT_BUDGET`` / ``DEFAULT_SET`` (a test
+#: checks), repeated here so that loading the code location does not import pandas, DuckDB and
+#: scipy.
 DEFAULT_BUDGET = 64
 DEFAULT_SET = "G"
 
@@ -87,13 +89,18 @@ def jackpot_predictions(
     context: dg.AssetExecutionContext, config: JackpotConfig, warehouse_db: WarehouseResource
 ) -> dg.MaterializeResult:
     """Predict (or re-read) the partition's jackpot version, score it, export it."""
-    from jackpot_pipeline import jackpots  # pandas, DuckDB, scipy: not paid at code load
+    # pandas, DuckDB, scipy: not paid at code load
+    from jackpot_pipeline.jackpot_inbox import find_coupon_bytes, jackpot_paths
+    from jackpot_pipeline.jackpot_model import JackpotError
+    from jackpot_pipeline.jackpot_report import jackpot_report, write_exports
+    from jackpot_pipeline.jackpot_store import jackpot_versions
+    from jackpot_pipeline.jackpots import predict_coupon
 
     settings = Settings.from_env()
-    paths = jackpots.jackpot_paths(settings)
+    paths = jackpot_paths(settings)
     checksum = context.partition_key
     try:
-        data, found = jackpots.find_coupon_bytes(checksum, settings.raw_dir, paths)
+        data, found = find_coupon_bytes(checksum, settings.raw_dir, paths)
     except FileNotFoundError as error:
         raise dg.Failure(
             description=f"{error}: the sensor stores a coupon's bytes in the raw layer before "
@@ -102,20 +109,20 @@ def jackpot_predictions(
     source = context.run.tags.get(FILE_TAG) or found.name
     with warehouse_db.connect() as con:
         try:
-            run = jackpots.predict_coupon(con, data, source, settings=settings)
+            run = predict_coupon(con, data, source, settings=settings)
         except CouponValidationError as error:
             raise dg.Failure(description=error.report()) from error
-        except jackpots.JackpotError as error:
+        except JackpotError as error:
             raise dg.Failure(description=str(error)) from error
-        report = jackpots.jackpot_report(
+        report = jackpot_report(
             con,
             run,
             budget=config.budget,
             set_name=config.set_name,
             results_file=config.results_file,
         )
-        versions = len(jackpots.jackpot_versions(con, checksum))
-    exports = jackpots.write_exports(report, paths.out)
+        versions = len(jackpot_versions(con, checksum))
+    exports = write_exports(report, paths.out)
     state = "new version stored" if run.created else "version already stored, re-read"
     context.log.info(f"jackpot {run.coupon.id}: {run.version} ({state}); exports {exports}")
     metadata = report_metadata(report, exports)
@@ -124,7 +131,7 @@ def jackpot_predictions(
 
 
 def report_metadata(
-    report: "jackpots.JackpotReport", exports: tuple[Path, ...]
+    report: "JackpotReport", exports: tuple[Path, ...]
 ) -> dict[str, dg.MetadataValue | str | int | float | bool]:
     """Asset metadata: the fixture table, the per-set figures and the version's identity."""
     jackpot = report.stored.jackpot
@@ -198,7 +205,7 @@ class InboxTick:
 
 def scan_inbox(
     files: list[Path],
-    paths: "jackpots.JackpotPaths",
+    paths: "JackpotPaths",
     raw_dir: Path,
     is_registered: Callable[[str], bool],
     validate: Callable[[bytes, str], Any],
@@ -209,7 +216,7 @@ def scan_inbox(
     ``is_registered(sha)`` says whether a partition exists; ``validate(data, name)`` returns the
     parsed coupon or raises :class:`CouponValidationError`; ``log`` has ``info``/``error``.
     """
-    from jackpot_pipeline import jackpots, warehouse
+    from jackpot_pipeline import jackpot_inbox, warehouse
 
     tick = InboxTick([], [], [], [], [])
     for path in files:
@@ -217,7 +224,7 @@ def scan_inbox(
             data = path.read_bytes()
             checksum = sha256(data)
             if is_registered(checksum):
-                target = jackpots.move_unique(path, paths.processed, checksum)
+                target = jackpot_inbox.move_unique(path, paths.processed, checksum)
                 tick.moved.append(target.name)
                 log.info(f"{path.name}: partition {checksum[:12]} registered; moved to {target}")
                 continue
@@ -226,13 +233,13 @@ def scan_inbox(
             try:
                 coupon = validate(data, path.name)
             except CouponValidationError as error:
-                target, report = jackpots.reject_file(
+                target, report = jackpot_inbox.reject_file(
                     path, paths.rejected, checksum, error.report()
                 )
                 tick.rejected.append(target.name)
                 log.info(f"{path.name}: rejected ({len(error.problems)} problems), see {report}")
                 continue
-            jackpots.store_coupon_bytes(raw_dir, data, path.name)
+            jackpot_inbox.store_coupon_bytes(raw_dir, data, path.name)
             tick.new_keys.append(checksum)
             tick.run_requests.append(
                 dg.RunRequest(
@@ -262,15 +269,16 @@ def jackpot_inbox_sensor(
     context: dg.SensorEvaluationContext, warehouse_db: WarehouseResource
 ) -> dg.SensorResult | dg.SkipReason:
     """One inbox tick (see the module docstring)."""
-    from jackpot_pipeline import jackpots, warehouse  # paid on the first tick, not at load
+    # paid on the first tick, not at load
+    from jackpot_pipeline import jackpot_inbox, jackpot_model, warehouse
 
     settings = Settings.from_env()
-    paths = jackpots.jackpot_paths(settings)
-    files = jackpots.inbox_files(paths.inbox)
+    paths = jackpot_inbox.jackpot_paths(settings)
+    files = jackpot_inbox.inbox_files(paths.inbox)
     if not files:
         return dg.SkipReason(f"no files in {paths.inbox}")
     existing = set(context.instance.get_dynamic_partitions(PARTITIONS_NAME))
-    resolve = jackpots.team_resolver()
+    resolve = jackpot_model.team_resolver()
     db_path = Path(warehouse_db.path)
     if not db_path.exists():
         return dg.SkipReason(f"no warehouse at {db_path}: files stay in the inbox")
@@ -281,7 +289,7 @@ def jackpot_inbox_sensor(
                 paths,
                 settings.raw_dir,
                 is_registered=lambda checksum: checksum in existing,
-                validate=lambda data, name: jackpots.validate_coupon(
+                validate=lambda data, name: jackpot_model.validate_coupon(
                     connection(), data, name, resolve
                 ),
                 log=context.log,
