@@ -272,7 +272,9 @@ def summary_text(report: RunReport, settings: Settings, home: Path, seconds: flo
         "(every failing row is in data_quality_log)",
         f"Runs: {len(report.steps) - len(failed)} succeeded, {len(failed)} failed "
         f"in {seconds:.0f} s",
-        f"Warehouse: {warehouse_db.path}   (duckdb {warehouse_db.path})",
+        f"Warehouse: {warehouse_db.path}",
+        "Validation of every prediction set against the market: uv run jackpot report",
+        "Predict a coupon: uv run jackpot predict FILE (or drop it into data/jackpots/inbox/)",
         f"Raw files: {settings.raw_dir}",
         f"Dagster instance: {home}",
         "Open the UI: uv run jackpot ui   (then http://127.0.0.1:3000)",
