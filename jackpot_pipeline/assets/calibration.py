@@ -181,7 +181,7 @@ def validation_reports(
 def validation_report_pooled(
     context: dg.AssetExecutionContext, warehouse_db: WarehouseResource
 ) -> dg.MaterializeResult:
-    """Walk-forward validation 2015-16 … 2024-25 (``report.REPORT_WINDOW``) pooled over the
+    """Walk-forward validation 2015-16 … 2024-25 pooled over the
     six leagues (also by season and by league): sets A–G vs the uncalibrated model, the
     closing market and a base rate, the design choices re-validated, and which set is best.
 
