@@ -1,10 +1,11 @@
 """Data-quality expectations for football-data files, run with Great Expectations 1.x.
 
-Each check is a named GE expectation over one of three frames built from a parsed file:
-``matches`` (one row per match, with the goal cells as text), ``odds`` (long prices) and
-``overrounds`` (closing 1X2 overround Σ1/o − 1 per match and bookmaker; the market-maximum
-aggregates are excluded, they are not a bookmaker's book). Great Expectations (~10 s) and
-pandas are imported lazily, so the Dagster code location can import the check specs cheaply.
+Each check is a named GE expectation over one of the frames built from a parsed file:
+``header`` (the source columns), ``matches`` (one row per match, with the goal cells as
+text), ``odds`` (long prices) and ``overrounds`` (closing 1X2 overround Σ1/o − 1 per match
+and bookmaker; the market-maximum aggregates are excluded, they are not a bookmaker's book).
+Great Expectations (~10 s) and pandas are imported lazily, so the Dagster code location can
+import the check specs cheaply.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from jackpot_pipeline.core.seasons import season_bounds
+from jackpot_pipeline.core.source_format import REQUIRED_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,7 +52,18 @@ class CheckOutcome:
         return self.failures.empty
 
 
+HEADER_CHECK = CheckSpec(
+    "required_columns_present",
+    "header",
+    "error",
+    f"the file has the required columns {', '.join(REQUIRED_COLUMNS)}",
+    ("column",),
+    lambda E, p: E.ExpectTableColumnsToMatchSet(
+        column_set=list(REQUIRED_COLUMNS), exact_match=False
+    ),
+)
 CHECKS: tuple[CheckSpec, ...] = (
+    HEADER_CHECK,
     CheckSpec(
         "goals_are_non_negative_integers",
         "matches",
@@ -134,7 +147,7 @@ CHECKS_BY_NAME: dict[str, CheckSpec] = {c.name: c for c in CHECKS}
 
 
 def validation_frames(parsed: ParsedFile) -> dict[str, pd.DataFrame]:
-    """The three frames the checks read, built from a parsed file."""
+    """The frames the checks read, built from a parsed file."""
     import pandas as pd
 
     matches = parsed.matches.copy()
@@ -159,7 +172,24 @@ def validation_frames(parsed: ParsedFile) -> dict[str, pd.DataFrame]:
     )
     books = books.reindex(columns=["home", "draw", "away"]).dropna()
     overrounds = (1.0 / books).sum(axis=1).sub(1.0).rename("overround").reset_index()
-    return {"matches": matches, "odds": odds.reset_index(drop=True), "overrounds": overrounds}
+    return {
+        "header": parsed.raw.head(1),
+        "matches": matches,
+        "odds": odds.reset_index(drop=True),
+        "overrounds": overrounds,
+    }
+
+
+def check_header(header: list[str]) -> CheckOutcome:
+    """The required-columns check on a file's header alone (for a file too broken to parse);
+    a file without any header misses every required column."""
+    import pandas as pd
+
+    if not header:
+        failures = pd.DataFrame({"column": list(REQUIRED_COLUMNS)})
+        failures["detail"] = f"{HEADER_CHECK.description}: the file has no header"
+        return CheckOutcome(HEADER_CHECK, 0, failures)
+    return _run_one(HEADER_CHECK, pd.DataFrame([[""] * len(header)], columns=header), {})
 
 
 def run_checks(parsed: ParsedFile, season: str, today: date) -> list[CheckOutcome]:
@@ -194,7 +224,8 @@ def _run_one(spec: CheckSpec, frame: pd.DataFrame, params: dict[str, Any]) -> Ch
     )
     if result.success:
         return CheckOutcome(spec, len(frame), empty)
-    rows = result.result.get("unexpected_index_list") or []
+    missing = result.result.get("details", {}).get("mismatched", {}).get("missing")
+    rows = result.result.get("unexpected_index_list") or [{"column": c} for c in missing or ()]
     if not rows:
         raise RuntimeError(f"check {spec.name} failed without row details: {result.result}")
     failures = pd.DataFrame(rows)

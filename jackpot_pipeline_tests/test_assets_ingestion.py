@@ -24,6 +24,7 @@ from jackpot_pipeline_tests._corpus import (
     dump_warehouse,
     manifest_row,
     real_bytes,
+    rename_column,
     sha256,
     snapshot_dir,
 )
@@ -44,6 +45,7 @@ class Env(TmpWarehouse):
         selection: list[str],
         key: dg.MultiPartitionKey | None = None,
         source: FootballDataSource | None = None,
+        raise_on_error: bool = True,
     ) -> dg.ExecuteInProcessResult:
         return dg.materialize(
             [reference_data, football_data],
@@ -54,6 +56,7 @@ class Env(TmpWarehouse):
             partition_key=key,
             selection=selection,
             instance=self.instance,
+            raise_on_error=raise_on_error,
         )
 
     def messages(self, result: dg.ExecuteInProcessResult) -> list[str]:
@@ -106,7 +109,7 @@ def test_materialize_a_partition_with_checks_and_row_counts(e0_run):
     rows = manifest_row("2324", "E0").rows
 
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 8
+    assert len(evaluations) == len(CHECKS) == 9
     assert [e.check_name for e in evaluations] == [c.name for c in CHECKS]
     assert {e.asset_key for e in evaluations} == {dg.AssetKey("matches")}
     blocking = {c.name for c in CHECKS if c.severity == "error"}
@@ -250,3 +253,24 @@ def test_materialize_a_partition_through_the_http_source(env):
     assert env.scalar("SELECT checksum FROM ingestion_log") == sha256(data)
     meta = result.asset_materializations_for_node("football_data")[0].metadata
     assert meta["dagster/row_count"].value == rows
+
+
+def test_a_file_without_required_columns_fails_its_check_and_writes_nothing(env):
+    """Served with FTHG renamed: the run fails with the missing column named, the
+    required_columns_present check is recorded as failed, and no match is stored."""
+    data = rename_column(real_bytes("2324", "E1"), "FTHG", "HomeGoals")
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, f"{BASE_URL}/2324/E1.csv", body=data, status=200)
+        result = env.materialize(
+            MATCH_ASSETS, partition_key("E1", "2023-24"), _http(), raise_on_error=False
+        )
+    assert not result.success
+    failure = result.get_step_failure_events()[0].event_specific_data.error
+    assert "required columns missing: FTHG" in failure.message
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(checks) == {"required_columns_present"}
+    assert not checks["required_columns_present"].passed
+    missing = checks["required_columns_present"].metadata["missing_columns"].value
+    assert missing == ["FTHG"]
+    assert env.scalar("SELECT count(*) FROM matches") == 0
+    assert env.scalar("SELECT status FROM ingestion_log") == "failed"

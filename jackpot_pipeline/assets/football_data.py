@@ -6,7 +6,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from jackpot_pipeline.assets.ingestion_results import check_results, describe, materialize_results
+from jackpot_pipeline.assets.ingestion_results import (
+    check_results,
+    describe,
+    header_check_result,
+    materialize_results,
+)
 from jackpot_pipeline.partitions import league_season_partitions, split_key
 from jackpot_pipeline.quality import CHECKS
 from jackpot_pipeline.resources import FootballDataSource, WarehouseResource
@@ -61,8 +66,9 @@ def football_data(
     The three tables are always written together; a partition without a source file yields
     nothing (a logged "no data for this partition" outcome, not a failure)."""
     # Parsing, checks and storage (pandas, DuckDB) load with the run, not with the code location.
-    from jackpot_pipeline.core.football_data import FootballDataError
+    from jackpot_pipeline.core.football_data import FootballDataError, read_header
     from jackpot_pipeline.ingestion import IngestRequest, ingest
+    from jackpot_pipeline.quality import check_header
 
     settings = Settings.from_env()
     summaries = []
@@ -92,6 +98,9 @@ def football_data(
             try:
                 summary = ingest(con, request)
             except FootballDataError as error:
+                header = check_header(read_header(source_file.data))
+                if not header.passed:
+                    yield header_check_result(header, f"{league} {season}")
                 raise dg.Failure(
                     description=f"{league} {season}: unusable file {source_file.uri}: {error}",
                     metadata={"league": league, "season": season},

@@ -11,6 +11,7 @@ from jackpot_pipeline.quality import CHECKS
 
 if TYPE_CHECKING:
     from jackpot_pipeline.ingestion import IngestSummary
+    from jackpot_pipeline.quality import CheckOutcome
 
 
 def describe(summary: IngestSummary) -> str:
@@ -102,3 +103,17 @@ def check_results(summaries: list[IngestSummary], strict: bool) -> Iterator[dg.A
                 ),
             },
         )
+
+
+def header_check_result(outcome: CheckOutcome, partition: str) -> dg.AssetCheckResult:
+    """The failed required-columns check of a file too broken to ingest."""
+    return dg.AssetCheckResult(
+        asset_key="matches",
+        check_name=outcome.spec.name,
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "partition": partition,
+            "missing_columns": dg.MetadataValue.json(outcome.failures["column"].tolist()),
+        },
+    )

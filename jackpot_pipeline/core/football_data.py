@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from jackpot_pipeline.core.source_format import REQUIRED_COLUMNS
 from jackpot_pipeline.core.teams import team_id_for
 
-REQUIRED_COLUMNS: tuple[str, ...] = ("Div", "Date", "HomeTeam", "AwayTeam", "FTHG", "FTAG", "FTR")
 UK = ZoneInfo("Europe/London")
 MIN_PRICE, MAX_PRICE = 1.01, 1000.0
 
@@ -142,6 +142,13 @@ def decode(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
         return data.decode("latin-1"), "latin-1"
+
+
+def read_header(data: bytes) -> list[str]:
+    """The column names of a file's first line ([] for an empty file)."""
+    text, _ = decode(data)
+    first = next(csv.reader(io.StringIO(text)), [])
+    return [cell.strip() for cell in first if cell.strip()]
 
 
 def read_rows(text: str) -> tuple[list[str], list[list[str]], int]:
