@@ -80,14 +80,15 @@ from jackpot_pipeline.core.prediction_sets import (
     build_prediction_sets,
     kelly_fraction,
 )
+from jackpot_pipeline.core.seasons import previous_season, season_of
 from jackpot_pipeline.core.teams import load_aliases
+from jackpot_pipeline.core.walk_forward import WalkForwardConfig
 from jackpot_pipeline.jackpot_store import SET_NAMES, ComputedJackpot
 from jackpot_pipeline.model_store import data_version as training_data_version
 from jackpot_pipeline.settings import Settings
 
 CODE_VERSION = "jackpots/1"  # in every version key: bump it when the numbers' logic changes
-HISTORY_SEASONS = 3  # seasons before the kickoff's season in the training window
-SEASON_START_MONTH = 7  # a date from July on belongs to the season starting that year
+HISTORY_SEASONS = WalkForwardConfig.history_seasons  # same window as the walk-forward
 RESULT_WINDOW_DAYS = 1  # a result or odds event is matched within ±1 day of the kickoff date
 ODDS_SNAPSHOT = "odds_snapshot"  # market_source prefix of a market from the odds snapshots
 SHARP_BOOKMAKER = "pinnacle"  # preferred alone over the consensus when it has a usable line
@@ -172,12 +173,6 @@ class JackpotPlan:
     fixtures: tuple[FixturePlan, ...]
     version_key: dict[str, Any]
     version: str
-
-
-def season_of(day: date) -> str:
-    """Season label of a date: ``2025-04-12`` → ``2024-25``, ``2025-08-16`` → ``2025-26``."""
-    year = day.year if day.month >= SEASON_START_MONTH else day.year - 1
-    return f"{year}-{(year + 1) % 100:02d}"
 
 
 def fixture_date(kickoff: datetime | date) -> date:
@@ -317,8 +312,7 @@ def fixture_league(
 
 def first_season(season: str) -> str:
     """The first season of the training window ending with ``season``."""
-    start = int(season[:4]) - HISTORY_SEASONS
-    return f"{start}-{(start + 1) % 100:02d}"
+    return previous_season(season, HISTORY_SEASONS)
 
 
 def training_matches(

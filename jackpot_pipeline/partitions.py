@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from jackpot_pipeline.core.seasons import season_label
 from jackpot_pipeline.core.teams import LEAGUES
 
 FIRST_SEASON_START = 2012
 LAST_SEASON_START = 2025
 SEASONS: tuple[str, ...] = tuple(
-    f"{year}-{(year + 1) % 100:02d}" for year in range(FIRST_SEASON_START, LAST_SEASON_START + 1)
+    season_label(year) for year in range(FIRST_SEASON_START, LAST_SEASON_START + 1)
 )
 LEAGUE_CODES: tuple[str, ...] = tuple(LEAGUES)
 

@@ -42,6 +42,7 @@ from jackpot_pipeline.assets.odds import (
     odds,
     odds_snapshots,
 )
+from jackpot_pipeline.core.seasons import season_of
 from jackpot_pipeline.partitions import LEAGUE_CODES, SEASONS, partition_key
 from jackpot_pipeline.resources import WarehouseResource
 
@@ -73,12 +74,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def season_of(at: datetime) -> str:
-    """The football season containing ``at`` (July starts a season): 2024-08-17 → ``2024-25``."""
-    year = at.year if at.month >= 7 else at.year - 1
-    return f"{year}-{(year + 1) % 100:02d}"
-
-
 # ----------------------------------------------------------------------------- cursor
 
 
@@ -107,6 +102,14 @@ def odds_run_request(sport: str, tier: str, at: datetime) -> dg.RunRequest:
     )
 
 
+def quota_low(remaining: int | None, reserve: int) -> str | None:
+    """The skip reason when the last known quota is below the reserve (None: fetching is fine;
+    an unknown quota never blocks)."""
+    if remaining is not None and remaining < reserve:
+        return f"quota low: {remaining} credits left, reserve {reserve}"
+    return None
+
+
 def evaluate_odds_tick(
     path: str,
     cursor: dict[str, Any],
@@ -126,8 +129,8 @@ def evaluate_odds_tick(
         return [], str(error), cursor
     if not nearest:
         return [], "no upcoming fixtures for " + ", ".join(sports), cursor
-    if remaining is not None and remaining < quota_reserve:
-        return [], f"quota low: {remaining} credits left, reserve {quota_reserve}", cursor
+    if low := quota_low(remaining, quota_reserve):
+        return [], low, cursor
     last = cursor.setdefault("odds", {})
     requests, reasons = [], []
     for sport in sports:
@@ -189,8 +192,8 @@ def evaluate_scores_tick(
         if started.get(sport)
         and at - last_scores.get(sport, datetime.min.replace(tzinfo=UTC)) >= SCORES_INTERVAL
     ]
-    if due and remaining is not None and remaining < quota_reserve:
-        reasons.append(f"quota low: {remaining} credits left, reserve {quota_reserve}")
+    if due and (low := quota_low(remaining, quota_reserve)):
+        reasons.append(low)
     elif due:
         for sport in due:
             cursor["scores"][sport] = at.isoformat()

@@ -20,7 +20,19 @@ def season_bounds(season: str) -> tuple[date, date]:
     return date(start_year, 7, 1), date(start_year + 1, 8, 31)
 
 
+SEASON_START_MONTH = 7  # a date from July on belongs to the season starting that year
+
+
+def season_label(start_year: int) -> str:
+    """2019 → '2019-20'."""
+    return f"{start_year}-{(start_year + 1) % 100:02d}"
+
+
+def season_of(day: date) -> str:
+    """Season containing a date (or datetime): 2025-04-12 → '2024-25', 2025-08-16 → '2025-26'."""
+    return season_label(day.year if day.month >= SEASON_START_MONTH else day.year - 1)
+
+
 def previous_season(season: str, back: int) -> str:
     """The season ``back`` seasons before ``season``: ('2019-20', 3) → '2016-17'."""
-    start = int(season[:4]) - back
-    return f"{start}-{(start + 1) % 100:02d}"
+    return season_label(int(season[:4]) - back)
