@@ -247,19 +247,15 @@ def _replace_children(
         con.execute(f"DELETE FROM {table} WHERE match_id IN (SELECT match_id FROM _ids)")
     finally:
         con.unregister("_ids")
-    columns = [c for c in _columns(con, table) if c in frame.columns]
+    columns = [c for c in warehouse.table_columns(con, table) if c in frame.columns]
     warehouse.insert_frame(con, table, frame[columns])
-
-
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
 
 
 def _diff_counts(
     con: duckdb.DuckDBPyConnection, request: IngestRequest, matches: pd.DataFrame
 ) -> dict[str, int]:
     """Inserted / updated / unchanged match counts against the stored partition."""
-    columns = _columns(con, "matches")
+    columns = warehouse.table_columns(con, "matches")
     old = con.execute(
         "SELECT * FROM matches WHERE league = ? AND season = ?", [request.league, request.season]
     ).df()

@@ -671,7 +671,7 @@ def rebuild_closing_lines(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def rebuild_market_consensus(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Replace ``market_consensus`` with the consensus table of all stored odds (returned)."""
     table = consensus_table(read_odds(con), con.execute("SELECT * FROM events").df())
-    columns = [c for c in _columns(con, "market_consensus") if c in table.columns]
+    columns = [c for c in warehouse.table_columns(con, "market_consensus") if c in table.columns]
     _replace(con, "market_consensus", table[columns])
     return table
 
@@ -680,15 +680,6 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) ->
     with warehouse.transaction(con):
         con.execute(f"DELETE FROM {table}")
         warehouse.insert_frame(con, table, frame)
-
-
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
-
-
-def table_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    """Rows in ``table``."""
-    return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
 @dataclass(frozen=True)
@@ -708,7 +699,7 @@ def event_counts(con: duckdb.DuckDBPyConnection) -> EventCounts:
     ).fetchall()[0][0]
     by_status = dict(con.execute("SELECT status, count(*) FROM events GROUP BY 1").fetchall())
     return EventCounts(
-        total=table_count(con, "events"),
+        total=warehouse.table_count(con, "events"),
         unresolved=int(unresolved),
         final=int(by_status.get(EventStatus.FINAL.value, 0)),
         by_status=by_status,

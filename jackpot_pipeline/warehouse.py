@@ -264,6 +264,16 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(con.execute(query, [table]).fetchall()[0][0])
 
 
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """Column names of ``table``, in order."""
+    return [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def table_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Rows in ``table``."""
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """BEGIN … COMMIT, rolling back on any exception so nothing partial is written."""
@@ -303,9 +313,9 @@ def upsert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame
     number of rows added."""
     if frame.empty:
         return 0
-    before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    before = table_count(con, table)
     columns = ", ".join(f'"{c}"' for c in frame.columns)
     con.execute(
         f"INSERT INTO {table} ({columns}) SELECT {columns} FROM frame ON CONFLICT DO NOTHING"
     )
-    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
+    return table_count(con, table) - before

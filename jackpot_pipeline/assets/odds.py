@@ -104,7 +104,7 @@ def odds_snapshots(
     warehouse_db: WarehouseResource,
 ) -> dg.MaterializeResult:
     """Fetch ``/odds`` for each configured sport (each sport committed on its own)."""
-    from jackpot_pipeline import odds_store
+    from jackpot_pipeline import odds_store, warehouse
 
     if config.tier is not None and config.tier not in odds_store.TIER_NAMES:
         names = ", ".join(odds_store.TIER_NAMES)
@@ -133,7 +133,7 @@ def odds_snapshots(
         )
         summaries.append(summary)
     with warehouse_db.connect() as con:
-        total = odds_store.table_count(con, "odds_snapshots")
+        total = warehouse.table_count(con, "odds_snapshots")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": total,
@@ -188,12 +188,12 @@ def odds(
     context: dg.AssetExecutionContext, warehouse_db: WarehouseResource
 ) -> dg.MaterializeResult:
     """Normalize and insert the snapshots not yet loaded (re-running adds nothing)."""
-    from jackpot_pipeline import odds_store
+    from jackpot_pipeline import odds_store, warehouse
 
     settings = Settings.from_env()
     with warehouse_db.connect() as con:
         load = odds_store.load_pending_odds(con, settings.strict_mode, now())
-        total = odds_store.table_count(con, "odds")
+        total = warehouse.table_count(con, "odds")
     context.log.info(
         f"{load.snapshots} snapshot(s): {load.rows_read} rows read, {load.rows_inserted} "
         f"inserted, {load.rows_rejected} rejected, {load.issues} quality record(s)"
