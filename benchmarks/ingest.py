@@ -16,10 +16,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from jackpot_pipeline import warehouse
 from jackpot_pipeline.core.football_data import parse_football_data
-from jackpot_pipeline.ingestion import IngestRequest, ingest
-from jackpot_pipeline.quality import run_checks
+from jackpot_pipeline.services import warehouse
+from jackpot_pipeline.services.ingestion import IngestRequest, ingest
+from jackpot_pipeline.services.quality import run_checks
 from jackpot_pipeline.settings import Settings
 
 SETTINGS = Settings()

@@ -20,8 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from jackpot_pipeline.assets.odds import DEFAULT_SPORTS
 from jackpot_pipeline.core.odds import is_three_way, normalize_odds
+from jackpot_pipeline.defs.odds.assets import DEFAULT_SPORTS
 from jackpot_pipeline.settings import DATA_DIR
 
 REPEATS = 9

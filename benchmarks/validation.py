@@ -22,8 +22,6 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from jackpot_pipeline import calibration_store as store
-from jackpot_pipeline import report, validation
 from jackpot_pipeline.core.calibration import apply_walk_forward, fit_walk_forward_curves
 from jackpot_pipeline.core.dixon_coles import single_thread_blas
 from jackpot_pipeline.core.metrics import OUTCOMES, encode_results, evaluate
@@ -32,6 +30,8 @@ from jackpot_pipeline.core.prediction_sets import (
     build_walk_forward_sets,
     fit_walk_forward_params,
 )
+from jackpot_pipeline.services import calibration_store as store
+from jackpot_pipeline.services import report, validation
 from jackpot_pipeline.settings import Settings
 
 CHOICES = (

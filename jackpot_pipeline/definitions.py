@@ -2,19 +2,19 @@
 
 import dagster as dg
 
-from jackpot_pipeline.assets.calibration import CALIBRATION_ASSETS
-from jackpot_pipeline.assets.football_data import football_data
-from jackpot_pipeline.assets.jackpots import JACKPOT_ASSETS, JACKPOT_JOBS, JACKPOT_SENSORS
-from jackpot_pipeline.assets.modelling import dixon_coles, team_features
-from jackpot_pipeline.assets.reference import reference_data
-from jackpot_pipeline.odds_definitions import (
+from jackpot_pipeline.defs.calibration.assets import CALIBRATION_ASSETS
+from jackpot_pipeline.defs.ingestion.assets import football_data
+from jackpot_pipeline.defs.jackpots.assets import JACKPOT_ASSETS, JACKPOT_JOBS, JACKPOT_SENSORS
+from jackpot_pipeline.defs.modelling.assets import dixon_coles, team_features
+from jackpot_pipeline.defs.odds.definitions import (
     ODDS_ASSETS,
     ODDS_JOBS,
     ODDS_RESOURCES,
     ODDS_SCHEDULES,
     ODDS_SENSORS,
 )
-from jackpot_pipeline.resources import FootballDataSource, WarehouseResource
+from jackpot_pipeline.defs.reference.assets import reference_data
+from jackpot_pipeline.defs.resources import FootballDataSource, WarehouseResource
 
 ALL_ASSETS = [
     reference_data,

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from jackpot_pipeline.ingestion import IngestRequest
+from jackpot_pipeline.services.ingestion import IngestRequest
 from jackpot_pipeline.settings import DATA_DIR
 
 FOOTBALL_DATA_DIR = DATA_DIR / "football-data"

@@ -13,11 +13,11 @@ import pytest
 import requests
 import responses
 
-from jackpot_pipeline.assets.football_data import football_data
-from jackpot_pipeline.assets.reference import reference_data
-from jackpot_pipeline.partitions import partition_key
-from jackpot_pipeline.quality import CHECKS
-from jackpot_pipeline.resources import FootballDataSource, WarehouseResource
+from jackpot_pipeline.defs.ingestion.assets import football_data
+from jackpot_pipeline.defs.partitions import partition_key
+from jackpot_pipeline.defs.reference.assets import reference_data
+from jackpot_pipeline.defs.resources import FootballDataSource, WarehouseResource
+from jackpot_pipeline.services.quality import CHECKS
 from jackpot_pipeline.settings import DATA_DIR
 from jackpot_pipeline_tests._corpus import (
     TmpWarehouse,

@@ -21,10 +21,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jackpot_pipeline import calibration_store as store
-from jackpot_pipeline import report, warehouse
-from jackpot_pipeline.assets.calibration import CALIBRATION_ASSETS
-from jackpot_pipeline.assets.modelling import dixon_coles
 from jackpot_pipeline.core.calibration import (
     CalibrationCurve,
     apply_calibration,
@@ -35,9 +31,13 @@ from jackpot_pipeline.core.prediction_sets import (
     SetInputs,
     build_prediction_sets,
 )
-from jackpot_pipeline.ingestion import IngestRequest, ingest
-from jackpot_pipeline.partitions import partition_key
-from jackpot_pipeline.resources import FootballDataSource, WarehouseResource
+from jackpot_pipeline.defs.calibration.assets import CALIBRATION_ASSETS
+from jackpot_pipeline.defs.modelling.assets import dixon_coles
+from jackpot_pipeline.defs.partitions import partition_key
+from jackpot_pipeline.defs.resources import FootballDataSource, WarehouseResource
+from jackpot_pipeline.services import calibration_store as store
+from jackpot_pipeline.services import report, warehouse
+from jackpot_pipeline.services.ingestion import IngestRequest, ingest
 from jackpot_pipeline.settings import DATA_DIR
 
 LEAGUES = ("E0", "SP1")

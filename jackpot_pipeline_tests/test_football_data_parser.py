@@ -19,7 +19,7 @@ from jackpot_pipeline.core.football_data import (
     select_market_odds,
 )
 from jackpot_pipeline.core.seasons import season_bounds
-from jackpot_pipeline.quality import CHECKS_BY_NAME, run_checks
+from jackpot_pipeline.services.quality import CHECKS_BY_NAME, run_checks
 from jackpot_pipeline_tests._corpus import (
     BASE_CODE,
     BASE_LEAGUE,

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jackpot_pipeline import warehouse
 from jackpot_pipeline.core.football_data import FootballDataError, parse_football_data
-from jackpot_pipeline.ingestion import PARSER_VERSION, IngestSummary, ingest, ingest_id
-from jackpot_pipeline.raw_store import blob_path
+from jackpot_pipeline.services import warehouse
+from jackpot_pipeline.services.ingestion import PARSER_VERSION, IngestSummary, ingest, ingest_id
+from jackpot_pipeline.services.raw_store import blob_path
 from jackpot_pipeline_tests._corpus import (
     BASE_CODE,
     BASE_LEAGUE,

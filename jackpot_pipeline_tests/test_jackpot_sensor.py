@@ -18,9 +18,8 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from jackpot_pipeline import jackpot_model, jackpot_report, warehouse
-from jackpot_pipeline.assets import jackpots as jackpot_assets
-from jackpot_pipeline.assets.jackpots import (
+from jackpot_pipeline.defs.jackpots import assets as jackpot_assets
+from jackpot_pipeline.defs.jackpots.assets import (
     JACKPOT_ASSETS,
     JACKPOT_JOBS,
     JACKPOT_SENSORS,
@@ -28,10 +27,11 @@ from jackpot_pipeline.assets.jackpots import (
     jackpot_partitions,
     jackpot_predictions,
 )
-from jackpot_pipeline.jackpot_inbox import store_coupon_bytes
-from jackpot_pipeline.jackpot_store import load_jackpot
-from jackpot_pipeline.raw_store import blob_path, sha256
-from jackpot_pipeline.resources import WarehouseResource
+from jackpot_pipeline.defs.resources import WarehouseResource
+from jackpot_pipeline.services import jackpot_model, jackpot_report, warehouse
+from jackpot_pipeline.services.jackpot_inbox import store_coupon_bytes
+from jackpot_pipeline.services.jackpot_store import load_jackpot
+from jackpot_pipeline.services.raw_store import blob_path, sha256
 from jackpot_pipeline_tests.test_jackpots import (
     EXAMPLE_JSON,
     EXAMPLE_NO_ODDS,
@@ -289,7 +289,7 @@ def test_loading_the_code_location_stays_light() -> None:
     assert jackpot_assets.DEFAULT_BUDGET == jackpot_report.DEFAULT_BUDGET
     assert jackpot_assets.DEFAULT_SET == jackpot_report.DEFAULT_SET
     code = (
-        "import sys, jackpot_pipeline.assets.jackpots; "
+        "import sys, jackpot_pipeline.defs.jackpots.assets; "
         "print(sorted(m for m in ('pandas', 'duckdb', 'scipy') if m in sys.modules))"
     )
     loaded = subprocess.run(

@@ -30,10 +30,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jackpot_pipeline import model_store, warehouse
-from jackpot_pipeline.assets.odds import events as events_asset
-from jackpot_pipeline.assets.odds import odds as odds_asset
-from jackpot_pipeline.assets.odds import odds_snapshots
 from jackpot_pipeline.core.calibration import apply_calibration, fit_calibration
 from jackpot_pipeline.core.coupon import CouponValidationError
 from jackpot_pipeline.core.dixon_coles import fit
@@ -45,25 +41,29 @@ from jackpot_pipeline.core.prediction_sets import (
     kelly_blend,
     pool,
 )
-from jackpot_pipeline.ingestion import ingest
-from jackpot_pipeline.jackpot_inbox import JackpotPaths
-from jackpot_pipeline.jackpot_model import (
+from jackpot_pipeline.defs.odds.assets import events as events_asset
+from jackpot_pipeline.defs.odds.assets import odds as odds_asset
+from jackpot_pipeline.defs.odds.assets import odds_snapshots
+from jackpot_pipeline.defs.resources import WarehouseResource
+from jackpot_pipeline.services import warehouse
+from jackpot_pipeline.services.ingestion import ingest
+from jackpot_pipeline.services.jackpot_inbox import JackpotPaths
+from jackpot_pipeline.services.jackpot_model import (
     JackpotError,
     compute_jackpot,
     plan_jackpot,
     season_of,
     validate_coupon,
 )
-from jackpot_pipeline.jackpot_report import jackpot_report
-from jackpot_pipeline.jackpot_store import (
+from jackpot_pipeline.services.jackpot_report import jackpot_report
+from jackpot_pipeline.services.jackpot_store import (
     JACKPOT_TABLES,
     JackpotRun,
     jackpot_versions,
     store_jackpot,
 )
-from jackpot_pipeline.jackpots import predict_coupon, predict_file
-from jackpot_pipeline.odds_api import OddsApiResource
-from jackpot_pipeline.resources import WarehouseResource
+from jackpot_pipeline.services.jackpots import predict_coupon, predict_file
+from jackpot_pipeline.services.odds_api import OddsApiResource
 from jackpot_pipeline.settings import DATA_DIR, Settings
 from jackpot_pipeline_tests._corpus import make_request, real_bytes
 
@@ -135,7 +135,7 @@ def install_calibration_store(monkeypatch: pytest.MonkeyPatch) -> FakeCalibratio
     """Replace ``load_calibration`` / ``load_set_params`` of ``calibration_store`` (a stand-in
     module is registered when the real one does not exist)."""
     fake = FakeCalibrationStore()
-    name = "jackpot_pipeline.calibration_store"
+    name = "jackpot_pipeline.services.calibration_store"
     try:
         module = importlib.import_module(name)
     except ModuleNotFoundError:
@@ -317,7 +317,6 @@ def test_a_model_update_creates_a_new_separately_stored_version(
     )
     assert predict(con, EXAMPLE_JSON).version == first.version
     # ξ selected for D1 2024-25: a model update for the D1 fixtures only.
-    model_store.ensure_schema(con)
     con.execute("INSERT INTO xi_selections VALUES ('D1', '2024-25', 0.002, '', 0, '{}')")
     second = predict(con, EXAMPLE_JSON)
     assert second.created and second.version != first.version
@@ -550,7 +549,7 @@ def test_plan_fits_on_the_walk_forward_window(
 def test_integration_with_the_real_calibration_store(con: duckdb.DuckDBPyConnection) -> None:
     """Curves and set parameters stored by ``calibration_store`` reach the predictions: the
     latest whose training ended before kickoff, never a later one."""
-    calibration_store = pytest.importorskip("jackpot_pipeline.calibration_store")
+    calibration_store = pytest.importorskip("jackpot_pipeline.services.calibration_store")
     early = dataclasses.replace(calibration_curve(), trained_on_end=date(2024, 5, 31))
     rng = np.random.default_rng(3)
     late = fit_calibration(
@@ -559,7 +558,6 @@ def test_integration_with_the_real_calibration_store(con: duckdb.DuckDBPyConnect
         trained_on_end=date(2025, 5, 31),
     )
     params = SetParams(pooling="log", model_weight=0.75, n_train=900, n_train_with_market=900)
-    calibration_store.ensure_schema(con)
     with warehouse.transaction(con):
         for season, curve in (("2024-25", early), ("2025-26", late)):
             row = calibration_store.curve_row(curve, "E0", season, True, None, "earlier")

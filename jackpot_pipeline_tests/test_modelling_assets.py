@@ -9,11 +9,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from jackpot_pipeline import warehouse
-from jackpot_pipeline.assets.modelling import dixon_coles, team_features
-from jackpot_pipeline.ingestion import ingest
-from jackpot_pipeline.partitions import partition_key
-from jackpot_pipeline.resources import WarehouseResource
+from jackpot_pipeline.defs.modelling.assets import dixon_coles, team_features
+from jackpot_pipeline.defs.partitions import partition_key
+from jackpot_pipeline.defs.resources import WarehouseResource
+from jackpot_pipeline.services import warehouse
+from jackpot_pipeline.services.ingestion import ingest
 from jackpot_pipeline_tests._corpus import dump_warehouse, make_request, real_bytes
 
 SEASONS = {"2020-21": "2021", "2021-22": "2122", "2022-23": "2223"}

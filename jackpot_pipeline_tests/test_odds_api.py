@@ -16,7 +16,7 @@ import requests
 import responses
 
 from jackpot_pipeline.core.odds import normalize_odds
-from jackpot_pipeline.odds_api import (
+from jackpot_pipeline.services.odds_api import (
     ApiRequest,
     FetchResult,
     OddsApi,

@@ -21,9 +21,11 @@ import pytest
 import requests
 import responses
 
-from jackpot_pipeline import sensors
-from jackpot_pipeline.assets import odds as odds_assets
-from jackpot_pipeline.assets.odds import (
+from jackpot_pipeline.core.odds import normalize_odds, odds_at
+from jackpot_pipeline.core.teams import team_id_for
+from jackpot_pipeline.defs.odds import assets as odds_assets
+from jackpot_pipeline.defs.odds import sensors
+from jackpot_pipeline.defs.odds.assets import (
     DEFAULT_SPORTS,
     closing_lines,
     event_scores,
@@ -32,13 +34,11 @@ from jackpot_pipeline.assets.odds import (
     odds,
     odds_snapshots,
 )
-from jackpot_pipeline.core.odds import normalize_odds, odds_at
-from jackpot_pipeline.core.teams import team_id_for
-from jackpot_pipeline.odds_api import OddsApiResource
-from jackpot_pipeline.odds_store import read_odds
-from jackpot_pipeline.resources import WarehouseResource
+from jackpot_pipeline.defs.resources import WarehouseResource
+from jackpot_pipeline.services.odds_api import OddsApiResource
+from jackpot_pipeline.services.odds_store import read_odds
+from jackpot_pipeline.services.status import status_text
 from jackpot_pipeline.settings import DATA_DIR
-from jackpot_pipeline.status import status_text
 from jackpot_pipeline_tests._corpus import TmpWarehouse
 
 DATA = DATA_DIR / "odds-api"

@@ -12,11 +12,11 @@ import duckdb
 import psycopg2
 import pytest
 
-from jackpot_pipeline.assets.football_data import football_data
-from jackpot_pipeline.assets.reference import reference_data
-from jackpot_pipeline.partitions import partition_key
-from jackpot_pipeline.quality import CHECKS
-from jackpot_pipeline.resources import FootballDataSource, WarehouseResource
+from jackpot_pipeline.defs.ingestion.assets import football_data
+from jackpot_pipeline.defs.partitions import partition_key
+from jackpot_pipeline.defs.reference.assets import reference_data
+from jackpot_pipeline.defs.resources import FootballDataSource, WarehouseResource
+from jackpot_pipeline.services.quality import CHECKS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LEAGUE, SEASON = "E0", "2023-24"

@@ -16,12 +16,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from jackpot_pipeline import sensors, warehouse
-from jackpot_pipeline.assets.football_data import football_data
-from jackpot_pipeline.assets.odds import DEFAULT_SPORTS
 from jackpot_pipeline.core.teams import load_aliases
-from jackpot_pipeline.odds_api import OddsApiResource, ReplayOddsApi
-from jackpot_pipeline.odds_definitions import (
+from jackpot_pipeline.defs.ingestion.assets import football_data
+from jackpot_pipeline.defs.odds import sensors
+from jackpot_pipeline.defs.odds.assets import DEFAULT_SPORTS
+from jackpot_pipeline.defs.odds.definitions import (
     ODDS_ASSETS,
     ODDS_JOBS,
     ODDS_RESOURCES,
@@ -29,14 +28,16 @@ from jackpot_pipeline.odds_definitions import (
     ODDS_SENSORS,
     odds_api_resource,
 )
-from jackpot_pipeline.odds_store import (
+from jackpot_pipeline.defs.partitions import LEAGUE_CODES, partition_key
+from jackpot_pipeline.defs.resources import FootballDataSource, WarehouseResource
+from jackpot_pipeline.services import warehouse
+from jackpot_pipeline.services.odds_api import OddsApiResource, ReplayOddsApi
+from jackpot_pipeline.services.odds_store import (
     fetch_odds,
     load_pending_events,
     load_pending_odds,
     record_fetches,
 )
-from jackpot_pipeline.partitions import LEAGUE_CODES, partition_key
-from jackpot_pipeline.resources import FootballDataSource, WarehouseResource
 from jackpot_pipeline.settings import DATA_DIR
 
 DATA = DATA_DIR / "odds-api"

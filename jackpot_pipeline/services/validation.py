@@ -1,0 +1,508 @@
+"""Walk-forward calibration, prediction sets A–G and validation per league × season (no Dagster).
+
+What the calibration and validation assets do, for a partition league × season S (the season
+everything is *applied to*), fitting only on the out-of-sample rows of seasons strictly before S:
+
+- ``partition_curves``: isotonic curves pooled over every league (applied) and the league's own
+  (stored for comparison), with the training window;
+- ``partition_params`` + ``partition_sets``: set parameters fitted on every league's earlier
+  rows (each calibrated by its own season's stored curve), then sets A–G for every match of S;
+- ``validate_run`` / ``validate_pooled``: metrics of the sets, the uncalibrated model, the
+  market and a base rate, stored in ``validation_results``, with the reliability diagram and
+  the report text.
+
+The ``run_*`` and ``validate_*`` functions take a connection factory (``WarehouseResource.
+connect``), store each partition in its own transaction and return what the asset publishes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from jackpot_pipeline.core.calibration import POOLED, CalibrationCurve, apply_calibration
+from jackpot_pipeline.core.calibration import fit_calibration as fit_curve
+from jackpot_pipeline.core.dixon_coles import single_thread_blas
+from jackpot_pipeline.core.prediction_sets import (
+    MEMBER_NAMES,
+    SetInputs,
+    SetParams,
+    build_prediction_sets,
+    fit_set_params,
+)
+from jackpot_pipeline.defs.partitions import LEAGUE_CODES as LEAGUES
+from jackpot_pipeline.services import calibration_store as store
+from jackpot_pipeline.services import report, warehouse
+from jackpot_pipeline.settings import Settings
+
+#: A ``WarehouseResource.connect``: a short-lived connection as a context manager.
+Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+#: The columns of ``calibration_curves`` shown in the asset's summary.
+CURVE_SUMMARY = (
+    "league",
+    "season",
+    "scope",
+    "selected",
+    "n_samples",
+    "trained_seasons",
+    "trained_on_end",
+    "is_identity",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# One partition: fit on seasons < S, apply to S
+# ---------------------------------------------------------------------------------------------
+
+
+def training_window(rows: pd.DataFrame) -> tuple[date | None, date | None, str]:
+    """First and last match date and the season span of training rows."""
+    if rows.empty:
+        return None, None, ""
+    span = season_span(rows["season"].unique())
+    return rows["match_date"].min().date(), rows["match_date"].max().date(), span
+
+
+def season_span(seasons: Iterable[str]) -> str:
+    """'2019-20' for one season, '2012-13..2025-26' (first..last) for several."""
+    ordered = sorted(set(seasons))
+    return ordered[0] if len(ordered) == 1 else f"{ordered[0]}..{ordered[-1]}"
+
+
+def played_before(oos: pd.DataFrame, season: str) -> pd.DataFrame:
+    """Rows of seasons strictly before ``season`` that have a result."""
+    return oos[(oos["season"] < season) & oos["result"].isin(["H", "D", "A"])]
+
+
+def partition_curves(
+    oos: pd.DataFrame, league: str, season: str, settings: Settings
+) -> list[dict[str, object]]:
+    """The pooled and the league's own curve for ``league`` × ``season`` (rows to store)."""
+    earlier = played_before(oos, season)
+    rows = []
+    for scope, train in ((POOLED, earlier), (league, earlier[earlier["league"] == league])):
+        start, end, span = training_window(train)
+        curve = fit_curve(
+            store.probs_of(train),
+            train["result"].to_numpy(),
+            min_samples=settings.min_calibration_samples,
+            scope=scope,
+            trained_on_end=end,
+            n_bins=settings.calibration_bins,
+        )
+        selected = (scope == POOLED) == (store.CALIBRATION_SCOPE == POOLED)
+        rows.append(store.curve_row(curve, league, season, selected, start, span))
+    return rows
+
+
+def curve_league(row_league: str, partition_league: str) -> str:
+    """Whose stored curve calibrates a row: the partition's (pooled curves are the same for
+    every league) or the row's own league (league-scope curves)."""
+    return partition_league if store.CALIBRATION_SCOPE == POOLED else row_league
+
+
+def calibrate(
+    rows: pd.DataFrame,
+    curves: Mapping[tuple[str, str], CalibrationCurve],
+    partition_league: str,
+) -> np.ndarray:
+    """Set A: each row's Dixon-Coles probabilities mapped by the curve of its season."""
+    out = np.empty((len(rows), 3))
+    groups = rows.groupby(["league", "season"]).indices if len(rows) else {}
+    for (league, season), index in groups.items():
+        key = (curve_league(league, partition_league), season)
+        if key not in curves:
+            raise LookupError(
+                f"no stored calibration curve for {key[0]} {season}: materialize "
+                "calibration_curves for that partition first"
+            )
+        out[index] = apply_calibration(curves[key], store.probs_of(rows.iloc[index]))
+    return out
+
+
+def set_inputs(
+    rows: pd.DataFrame, curves: Mapping[tuple[str, str], CalibrationCurve], league: str
+) -> SetInputs:
+    """Calibrated model, margin-free market and league of each row (index 0..n-1)."""
+    return SetInputs(
+        calibrate(rows, curves, league),
+        store.probs_of(rows, store.MARKET_COLUMNS),
+        rows["league"].to_numpy(),
+    )
+
+
+def partition_params(
+    oos: pd.DataFrame,
+    league: str,
+    season: str,
+    curves: Mapping[tuple[str, str], CalibrationCurve],
+    settings: Settings,
+) -> tuple[SetParams, dict[str, object]]:
+    """Set parameters for ``league`` × ``season`` fitted on earlier seasons only (every
+    league's, or the league's own, per ``PARAMS_SCOPE``) and their row to store."""
+    train = played_before(oos, season)
+    if store.PARAMS_SCOPE != POOLED:
+        train = train[train["league"] == league]
+    train = train.reset_index(drop=True)
+    params = fit_set_params(
+        set_inputs(train, curves, league),
+        train["result"].to_numpy(),
+        pooling=store.POOLING,
+        max_market_weight=settings.max_market_weight,
+        min_samples=settings.min_calibration_samples,
+    )
+    start, end, span = training_window(train)
+    scope = POOLED if store.PARAMS_SCOPE == POOLED else league
+    return params, store.params_row(params, league, season, scope, start, end, span)
+
+
+def partition_sets(
+    oos: pd.DataFrame,
+    league: str,
+    season: str,
+    curves: Mapping[tuple[str, str], CalibrationCurve],
+    params: SetParams,
+) -> pd.DataFrame:
+    """Every set A–G for every match of ``league`` × ``season`` (long rows to store)."""
+    rows = oos[(oos["league"] == league) & (oos["season"] == season)].reset_index(drop=True)
+    if rows.empty:
+        return pd.DataFrame()
+    frames = []
+    for name, built in build_prediction_sets(set_inputs(rows, curves, league), params).items():
+        frames.append(
+            pd.DataFrame(
+                {
+                    "match_id": rows["match_id"],
+                    "league": league,
+                    "season": season,
+                    "match_date": rows["match_date"].dt.date,
+                    "set_name": name,
+                    "p_home": built.probs[:, 0],
+                    "p_draw": built.probs[:, 1],
+                    "p_away": built.probs[:, 2],
+                    "entropy": built.entropy,
+                    "fell_back_to_a": built.fell_back_to_a,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_curves_for(
+    con: duckdb.DuckDBPyConnection, partition_league: str, leagues: Sequence[str]
+) -> dict[tuple[str, str], CalibrationCurve]:
+    """Stored curves of the chosen scope keyed by (league, season) as ``calibrate`` wants."""
+    owners = [partition_league] if store.CALIBRATION_SCOPE == POOLED else list(leagues)
+    return {
+        (owner, season): curve
+        for owner in owners
+        for season, curve in store.load_curves(con, owner, store.CALIBRATION_SCOPE).items()
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# A run's partitions (seasons grouped by league): fit, store, summarize
+# ---------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def writing(connect: Connect) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection inside one transaction (a partition is replaced all or nothing)."""
+    with connect() as con, warehouse.transaction(con):
+        yield con
+
+
+def load_run_oos(connect: Connect, by_league: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """Every league's out-of-sample rows up to the run's last season (schema ensured)."""
+    last = max(season for seasons in by_league.values() for season in seasons)
+    with connect() as con:
+        return store.load_oos(con, last)
+
+
+def run_curves(
+    connect: Connect,
+    by_league: Mapping[str, Sequence[str]],
+    settings: Settings,
+    log: logging.Logger,
+) -> pd.DataFrame:
+    """Fit and store both curve scopes of every partition; one summary row per curve."""
+    oos = load_run_oos(connect, by_league)
+    summary = []
+    with single_thread_blas():
+        for league, seasons in by_league.items():
+            for season in seasons:
+                rows = partition_curves(oos, league, season, settings)
+                with writing(connect) as con:
+                    store.store_curves(con, league, season, rows)
+                summary += [{key: row[key] for key in CURVE_SUMMARY} for row in rows]
+                log.info(
+                    f"{league} {season}: curves trained on {rows[0]['n_samples']} pooled / "
+                    f"{rows[1]['n_samples']} own rows up to {rows[0]['trained_on_end']}"
+                )
+    return pd.DataFrame(summary)
+
+
+def run_prediction_sets(
+    connect: Connect,
+    by_league: Mapping[str, Sequence[str]],
+    settings: Settings,
+    log: logging.Logger,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit and store the set parameters and the sets of every partition; one summary row per
+    partition for each (parameters, sets)."""
+    oos = load_run_oos(connect, by_league)
+    leagues = sorted(oos["league"].unique())
+    param_rows, set_rows = [], []
+    with single_thread_blas():
+        for league, seasons in by_league.items():
+            with connect() as con:
+                curves = load_curves_for(con, league, leagues)
+            for season in seasons:
+                params, row = partition_params(oos, league, season, curves, settings)
+                sets = partition_sets(oos, league, season, curves, params)
+                with writing(connect) as con:
+                    store.store_set_params(con, league, season, row)
+                    store.store_prediction_sets(con, league, season, sets)
+                param_rows.append(params_summary(row, params))
+                set_rows.append(sets_summary(league, season, sets))
+                log.info(
+                    f"{league} {season}: params from {row['n_train']} rows "
+                    f"({row['trained_seasons'] or 'none'}), {len(sets)} set rows"
+                )
+    return pd.DataFrame(param_rows), pd.DataFrame(set_rows)
+
+
+def params_summary(row: Mapping[str, object], params: SetParams) -> dict[str, object]:
+    """A partition's parameters in one line of the asset's summary table."""
+    weights = dict(zip(MEMBER_NAMES, params.ensemble_weights, strict=True))
+    return {
+        "league": row["league"],
+        "season": row["season"],
+        "trained": row["trained_seasons"],
+        "n_train": row["n_train"],
+        "w_model": params.model_weight,
+        "T": params.temperature,
+        "kelly": params.kelly_scale,
+        "draw_boost": row["draw_boost"],
+        "G weights": ", ".join(f"{k} {v:.2f}" for k, v in weights.items() if v >= 0.005),
+    }
+
+
+def sets_summary(league: str, season: str, sets: pd.DataFrame) -> dict[str, object]:
+    """A partition's sets in one line: rows, matches, fall-backs and mean entropy per set."""
+    summary: dict[str, object] = {"league": league, "season": season, "rows": len(sets)}
+    if len(sets):
+        matches = sets["match_id"].nunique()
+        fallbacks = sets.groupby("match_id")["fell_back_to_a"].any().sum()
+        summary.update(
+            {
+                "matches": matches,
+                "fell_back_matches": int(fallbacks),
+                **sets.groupby("set_name")["entropy"].mean().add_prefix("entropy ").to_dict(),
+            }
+        )
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation: per partition (the run's partitions reported together) and pooled
+# ---------------------------------------------------------------------------------------------
+
+
+class NoPredictionSets(LookupError):
+    """The evaluation window has no stored prediction sets to score."""
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What a validation asset publishes: the stored row count, the matches scored, the
+    markdown report (reliability diagram inline), the diagram's file, the best-set lines and
+    the headline RPS and log loss."""
+
+    n_rows: int
+    n_matches: int
+    text: str
+    png_path: Path
+    best: list[str]
+    numbers: dict[str, float]
+
+
+def reports_dir(warehouse_path: Path | str) -> Path:
+    """PNG reports live next to the warehouse: ``<warehouse folder>/reports``."""
+    return Path(warehouse_path).parent / "reports"
+
+
+def validate_run(
+    connect: Connect,
+    by_league: Mapping[str, Sequence[str]],
+    settings: Settings,
+    reports: Path,
+    log: logging.Logger,
+) -> ValidationReport | None:
+    """Score and store every partition of the run, then report the run's partitions together
+    (None when no partition has a played match with prediction sets)."""
+    frames, all_forecasts = [], []
+    for league, seasons in by_league.items():
+        with connect() as con:
+            forecasts = report.load_forecasts(con, [league], seasons)
+        all_forecasts.append(forecasts)
+        for season in seasons:
+            sample = forecasts.take((forecasts.matches["season"] == season).to_numpy())
+            rows = report.validation_rows(
+                sample.evaluate(settings.calibration_bins), league, season
+            )
+            with writing(connect) as con:
+                store.store_validation(con, league, season, rows)
+            if not rows:
+                log.warning(f"{league} {season}: no played match with prediction sets")
+                continue
+            frames.append(pd.DataFrame(rows))
+            log.info(f"{league} {season}: {len(sample.matches)} matches scored")
+    if not frames:
+        return None
+    stored = pd.concat(frames, ignore_index=True)
+    run = concat_forecasts(all_forecasts)
+    span = season_span(s for seasons in by_league.values() for s in seasons)
+    label = f"{', '.join(by_league)} {span}"  # 'E0, SP1 2012-13..2025-26'
+    file_label = f"{'-'.join(sorted(by_league))}_{span}"  # 'E0-SP1_2012-13..2025-26'
+    run_rows = pd.DataFrame(report.validation_rows(run.evaluate(settings.calibration_bins), "", ""))
+    png = report.reliability_png(run_rows, f"Reliability, {label} ({len(run.matches):,} matches)")
+    path = report.save_png(png, reports, f"reliability_{file_label}.png")
+    by_partition = stored.pivot_table(index=["league", "season"], columns="forecast", values="rps")
+    by_partition = by_partition[[n for n in report.HEADLINE if n in by_partition.columns]]
+    best = report.best_set_lines(run_rows)
+    text = "\n".join(
+        [
+            f"### Validation {label}: {len(run.matches):,} matches",
+            *[f"- {line}" for line in best],
+            "",
+            report.markdown(report.metrics_table(run_rows)),
+            "",
+            "#### RPS per partition",
+            report.markdown(by_partition),
+            "",
+            report.image_markdown(png, f"reliability {label}"),
+        ]
+    )
+    return ValidationReport(
+        len(stored), len(run.matches), text, path, best, headline_numbers(run_rows)
+    )
+
+
+def validate_pooled(
+    connect: Connect, settings: Settings, reports: Path, log: logging.Logger
+) -> ValidationReport:
+    """Score the evaluation window pooled, by season and by league (with the design
+    alternatives), store the rows and write the diagram and ``validation_pooled.md`` to
+    ``reports``. Raises ``NoPredictionSets`` when the window has none stored."""
+    with connect() as con:
+        forecasts = report.load_forecasts(con, list(LEAGUES), list(report.REPORT_SEASONS))
+        oos = store.load_oos(con, report.REPORT_SEASONS[-1])
+    if forecasts.matches.empty:
+        raise NoPredictionSets(
+            f"no stored prediction sets for {report.REPORT_WINDOW}: materialize prediction_sets"
+        )
+    missing = missing_partitions(forecasts)
+    if missing:
+        log.warning(f"no prediction sets for {len(missing)} partitions: {missing}")
+    alternatives = design_alternatives(oos, settings)
+    scored = alternatives.matches["match_id"].isin(forecasts.matches["match_id"]).to_numpy()
+    alternatives = alternatives.take(scored)
+    samples = pooled_samples(forecasts, alternatives, settings.calibration_bins)
+    with writing(connect) as con:
+        for (league, season), rows in samples.items():
+            store.store_validation(con, league, season, rows)
+    rows = pd.DataFrame([row for sample in samples.values() for row in sample])
+    pooled = rows[(rows["league"] == report.POOLED) & (rows["season"] == report.REPORT_WINDOW)]
+    png = report.reliability_png(
+        pooled,
+        f"Reliability {report.REPORT_WINDOW}, {len(forecasts.matches):,} matches, "
+        f"{len(LEAGUES)} leagues",
+    )
+    path = report.save_png(png, reports, "reliability_pooled.png")
+    image = report.image_markdown(png, "pooled reliability diagram")
+    text = report.pooled_markdown(rows, image, alternatives)
+    (path.parent / "validation_pooled.md").write_text(
+        report.pooled_markdown(rows, f"![reliability]({path.name})", alternatives)
+    )
+    best = report.best_set_lines(pooled)
+    for line in best + report.target_lines(pooled):
+        log.info(line)
+    return ValidationReport(
+        len(rows), len(forecasts.matches), text, path, best, headline_numbers(pooled)
+    )
+
+
+def design_alternatives(oos: pd.DataFrame, settings: Settings) -> report.Forecasts:
+    """``report.design_alternatives`` of the evaluation window with the settings' fitting
+    parameters (BLAS on one thread)."""
+    with single_thread_blas():
+        return report.design_alternatives(
+            oos,
+            report.REPORT_SEASONS,
+            min_samples=settings.min_calibration_samples,
+            n_bins=settings.calibration_bins,
+            max_market_weight=settings.max_market_weight,
+        )
+
+
+def pooled_samples(
+    forecasts: report.Forecasts, alternatives: report.Forecasts, bins: int
+) -> dict[tuple[str, str], list[dict[str, object]]]:
+    """Validation rows keyed by (league, season): the window pooled (with the alternatives),
+    each season pooled over leagues and each league pooled over the window."""
+    samples = {
+        (report.POOLED, report.REPORT_WINDOW): report.validation_rows(
+            {**forecasts.evaluate(bins), **alternatives.evaluate(bins)},
+            report.POOLED,
+            report.REPORT_WINDOW,
+        )
+    }
+    for key, values in (("season", report.REPORT_SEASONS), ("league", LEAGUES)):
+        for value in values:
+            sample = forecasts.take((forecasts.matches[key] == value).to_numpy())
+            league, season = (
+                (report.POOLED, value) if key == "season" else (value, report.REPORT_WINDOW)
+            )
+            samples[(league, season)] = report.validation_rows(
+                sample.evaluate(bins), league, season
+            )
+    return samples
+
+
+def concat_forecasts(parts: Sequence[report.Forecasts]) -> report.Forecasts:
+    """The forecasts of several samples stacked in order."""
+    return report.Forecasts(
+        pd.concat([f.matches for f in parts], ignore_index=True),
+        {name: np.concatenate([f.probs[name] for f in parts]) for name in parts[0].probs},
+    )
+
+
+def missing_partitions(forecasts: report.Forecasts) -> list[str]:
+    """'league season' of the evaluation window's partitions without prediction sets."""
+    have = set(zip(forecasts.matches["league"], forecasts.matches["season"], strict=True))
+    return [
+        f"{league} {season}"
+        for league in LEAGUES
+        for season in report.REPORT_SEASONS
+        if (league, season) not in have
+    ]
+
+
+def headline_numbers(rows: pd.DataFrame) -> dict[str, float]:
+    """RPS and log loss of the headline forecasts (numeric metadata, plottable in the UI)."""
+    by_name = rows.set_index("forecast")
+    numbers = {}
+    for name in (*report.SET_NAMES, report.DIXON_COLES, report.MARKET, report.BASE_RATE):
+        if name in by_name.index:
+            numbers[f"rps {name}"] = float(by_name.loc[name, "rps"])
+            numbers[f"log_loss {name}"] = float(by_name.loc[name, "log_loss"])
+    return numbers
