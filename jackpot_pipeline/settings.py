@@ -40,6 +40,9 @@ class Settings:
     # action "rejected"); off: they are kept, logged, and the failed blocking check stops
     # downstream assets.
     strict_mode: bool = True
+    # Apply a football-data file even when it loses rows or stored matches of its partition
+    # (refused by default; the deletion is logged).
+    allow_shrink: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -209,6 +209,7 @@ def make_request(
     season: str = BASE_SEASON,
     strict: bool = True,
     margin_method: str = "shin",
+    allow_shrink: bool = False,
 ) -> IngestRequest:
     return IngestRequest(
         league=league,
@@ -220,6 +221,7 @@ def make_request(
         margin_method=margin_method,
         today=TODAY,
         now=NOW,
+        allow_shrink=allow_shrink,
     )
 
 

@@ -20,6 +20,7 @@ import pytest
 from jackpot_pipeline.core.football_data import FootballDataError, parse_football_data
 from jackpot_pipeline.services import warehouse
 from jackpot_pipeline.services.ingestion import PARSER_VERSION, IngestSummary, ingest, ingest_id
+from jackpot_pipeline.services.partition_guard import PartitionRefusedError
 from jackpot_pipeline.services.raw_store import blob_path
 from jackpot_pipeline_tests._corpus import (
     BASE_CODE,
@@ -239,9 +240,18 @@ def _one(frame: pd.DataFrame, **equal) -> pd.Series:
     return hit.iloc[0]
 
 
-def test_text_goals_row_is_rejected_and_logged(state):
+def test_text_goals_row_losing_a_stored_match_is_refused_then_allowed(state):
     case = CORPUS["text_goals"]
-    summary = state.ingest(case.data)
+    before = state.dump()
+    with pytest.raises(PartitionRefusedError, match=r"would delete 1 of the 380 stored matches"):
+        state.ingest(case.data)
+    for table in MATCH_TABLES:
+        assert state.dump()[table] == before[table], table
+    refused = _one(_dq(state, sha256(case.data)), check_name="partition_guard")
+    assert (refused["issue_type"], refused["action"]) == ("shrink", "refused")
+    summary = state.ingest(case.data, allow_shrink=True)
+    allowed = _dq(state, sha256(case.data))
+    assert _one(allowed, action="allowed")["detail"].startswith("applied with allow_shrink")
     assert summary.status == "loaded" and summary.rows_skipped == 1
     record = _one(_dq(state, sha256(case.data)), check_name="goals_are_non_negative_integers")
     assert (record["match_id"], record["severity"], record["action"]) == (
@@ -273,17 +283,20 @@ def test_duplicated_row_is_dropped_and_logged(state):
     _assert_consistent(state)
 
 
-def test_duplicated_row_with_other_prices_keeps_the_first_rows_prices(state):
+def test_duplicated_key_with_other_contents_is_refused_quoting_both_rows(state):
     data = set_cell(CORPUS["duplicate_row"].data, N, "B365H", b"9.99")  # the appended copy
     assert cell(data, DUPLICATE_ROW, "B365H") == b"2.15"
-    state.ingest(data)
-    price = state.query(
-        "SELECT price FROM match_odds WHERE match_id = ? AND bookmaker = 'bet365' "
-        "AND market = '1X2' AND outcome = 'home' AND phase = 'opening'",
-        ["E0-20230916-eng-man-united-eng-brighton"],
-    )
-    assert price["price"].tolist() == [2.15]
-    _assert_consistent(state)
+    before = state.dump()
+    with pytest.raises(PartitionRefusedError) as caught:
+        state.ingest(data)
+    message = str(caught.value)
+    assert "E0-20230916-eng-man-united-eng-brighton" in message
+    assert f"line {DUPLICATE_ROW + 2}: 'E0,16/09/2023" in message
+    assert f"line {N + 2}: 'E0,16/09/2023" in message and ",9.99," in message
+    after = state.dump()
+    for table in MATCH_TABLES:
+        assert after[table] == before[table], table
+    assert _one(_dq(state, sha256(data)), check_name="partition_guard")["action"] == "refused"
 
 
 def test_blank_rows_are_logged_and_nothing_changes(state):
@@ -324,7 +337,9 @@ def test_latin1_file_is_loaded_with_an_encoding_warning(state):
 def test_bad_date_row_is_dropped_and_logged(state):
     case = CORPUS["bad_date"]
     dropped = "E0-20231029-eng-man-united-eng-man-city"
-    summary = state.ingest(case.data)
+    with pytest.raises(PartitionRefusedError, match=dropped):
+        state.ingest(case.data)
+    summary = state.ingest(case.data, allow_shrink=True)
     assert (summary.rows_loaded, summary.rows_skipped) == (N, 1)
     record = _one(_dq(state, sha256(case.data)), issue_type="bad_date")
     assert (record["check_name"], record["severity"]) == ("parse", "error")

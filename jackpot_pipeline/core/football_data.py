@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -136,28 +137,69 @@ def _odds_column_map() -> dict[str, OddsColumn]:
 ODDS_COLUMN_MAP: dict[str, OddsColumn] = _odds_column_map()
 
 
+#: Text encodings tried in order; cp1252 before latin-1 because football-data's Windows files
+#: write ’ (0x92) and other printable characters latin-1 reads as C1 control codes.
+ENCODINGS: tuple[str, ...] = ("utf-8", "cp1252", "latin-1")
+#: Share of control characters (other than tab, CR, LF) above which bytes are not text.
+MAX_CONTROL_SHARE = 0.01
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def decode(data: bytes) -> tuple[str, str]:
-    """Decode as UTF-8 (BOM stripped), falling back to latin-1; returns (text, encoding)."""
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "latin-1"
+    """Decode as UTF-8 (BOM stripped), else cp1252, else latin-1; returns (text, encoding).
+
+    Raises FootballDataError for UTF-16/UTF-32 text and binary data (NUL bytes or more than
+    ``MAX_CONTROL_SHARE`` control characters), naming the line of the first offending byte.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FootballDataError(
+            "UTF-16/UTF-32 encoded file (byte-order mark at line 1): save it as UTF-8 or cp1252 CSV"
+        )
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise FootballDataError(
+            f"binary or UTF-16 data: NUL byte at line {line} (byte {nul}); not a CSV text file"
+        )
+    for encoding in ENCODINGS:
+        try:
+            text = data.decode("utf-8-sig" if encoding == "utf-8" else encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    controls = len(CONTROL_CHARS.findall(text))
+    if controls > MAX_CONTROL_SHARE * len(text):
+        first = CONTROL_CHARS.search(text).start()
+        raise FootballDataError(
+            f"binary data: {controls} control characters in {len(text)} "
+            f"(first at line {text.count(chr(10), 0, first) + 1}); not a CSV text file"
+        )
+    return text, encoding
 
 
 def read_header(data: bytes) -> list[str]:
-    """The column names of a file's first line ([] for an empty file)."""
-    text, _ = decode(data)
-    first = next(csv.reader(io.StringIO(text)), [])
+    """The column names of a file's first line ([] for an empty or undecodable file)."""
+    try:
+        text, _ = decode(data)
+        first = next(csv.reader(io.StringIO(text)), [])
+    except (FootballDataError, csv.Error):
+        return []
     return [cell.strip() for cell in first if cell.strip()]
 
 
 def read_rows(text: str) -> tuple[list[str], list[list[str]], int]:
     """Split CSV text into header and rows, dropping blank rows (all cells empty).
 
-    Raises FootballDataError for an empty file, a header without the required columns, or a
-    row whose field count differs from the header's (a truncated or corrupted file).
+    Raises FootballDataError naming the line for an empty file, a header without the required
+    columns or with a column twice, malformed CSV (a stray CR or quote inside a row, an
+    oversized field) or a row whose field count differs from the header's (a truncated or
+    corrupted file).
     """
-    records = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        records = list(reader)
+    except csv.Error as error:
+        raise FootballDataError(f"malformed CSV at line {reader.line_num}: {error}") from None
     if not records or not any(cell.strip() for cell in records[0]):
         raise FootballDataError("empty file: no header row")
     header = [cell.strip() for cell in records[0]]
@@ -169,6 +211,13 @@ def read_rows(text: str) -> tuple[list[str], list[list[str]], int]:
             f"wrong header: required columns missing: {', '.join(missing)} "
             f"(found: {', '.join(header[:12])}{', …' if len(header) > 12 else ''})"
         )
+    twice = sorted({c for c in header if c and header.count(c) > 1})
+    if twice:
+        where = "; ".join(
+            f"{c!r} in columns {', '.join(str(i + 1) for i, h in enumerate(header) if h == c)}"
+            for c in twice
+        )
+        raise FootballDataError(f"malformed header at line 1: duplicated column {where}")
     rows: list[list[str]] = []
     blank = 0
     for line_number, record in enumerate(records[1:], start=2):
@@ -248,9 +297,11 @@ def parse_football_data(data: bytes, league: str, season: str) -> ParsedFile:
     header, rows, blank = read_rows(text)
     raw = pd.DataFrame(rows, columns=header, dtype="string").fillna("")
     issues: list[dict] = []
-    if encoding == "latin-1":
+    if encoding != "utf-8":
         issues.append(
-            _issue(None, None, "warning", "encoding", "file is not valid UTF-8: read as latin-1")
+            _issue(
+                None, None, "warning", "encoding", f"file is not valid UTF-8: read as {encoding}"
+            )
         )
     if blank:
         issues.append(_issue(None, None, "info", "blank_rows", f"{blank} blank row(s) dropped"))
@@ -394,3 +445,44 @@ def select_market_odds(matches: pd.DataFrame, odds: pd.DataFrame) -> pd.DataFram
         chosen.loc[block.index, "odds_source"] = label
         prices.loc[block.index] = block.to_numpy()
     return chosen.join(prices).reset_index()
+
+
+def rekey_teams(parsed: ParsedFile, league: str, team_ids: dict[str, str]) -> ParsedFile:
+    """``parsed`` with the clubs named in ``team_ids`` (name → team id) given that id instead of
+    the one derived from their name; match ids (in matches, odds and raw rows) follow."""
+    if not team_ids:
+        return parsed
+    matches = parsed.matches.copy()
+    for side in ("home", "away"):
+        renamed = matches[f"{side}_team"].map(team_ids)
+        matches[f"{side}_team_id"] = renamed.fillna(matches[f"{side}_team_id"]).astype("string")
+    new_ids = build_match_ids(
+        league, matches["match_date"], matches["home_team_id"], matches["away_team_id"]
+    )
+    old_to_new = dict(zip(matches["match_id"], new_ids, strict=True))
+    matches["match_id"] = new_ids
+    odds = parsed.odds.assign(match_id=parsed.odds["match_id"].map(old_to_new))
+    raw = parsed.raw.assign(match_id=parsed.raw["match_id"].map(old_to_new))
+    return replace(parsed, matches=matches, odds=odds, raw=raw)
+
+
+def source_line(parsed: ParsedFile, source_row: int) -> str:
+    """The file's line ``source_row`` as read (its cells joined by commas)."""
+    columns = [c for c in parsed.raw.columns if c not in ("match_id", "source_row")]
+    row = parsed.raw.loc[parsed.raw["source_row"] == source_row, columns].iloc[0]
+    return ",".join(row.astype(str))
+
+
+def duplicate_conflicts(parsed: ParsedFile) -> list[str]:
+    """One message per match key found on rows with different contents, quoting the rows.
+
+    Identical copies of a row are not conflicts (they are dropped with a quality record)."""
+    keyed = parsed.matches[["match_id", "source_row"]]
+    repeated = keyed[keyed["match_id"].duplicated(keep=False)]
+    messages = []
+    for match_id, group in repeated.groupby("match_id", sort=True):
+        lines = {int(row): source_line(parsed, int(row)) for row in group["source_row"]}
+        if len(set(lines.values())) > 1:
+            quoted = "; ".join(f"line {row}: {text!r}" for row, text in lines.items())
+            messages.append(f"match {match_id} appears on rows with different contents: {quoted}")
+    return messages

@@ -1,11 +1,16 @@
 """Ingest one football-data file into the warehouse: raw layer, checks, one transaction.
 
-Steps: store the bytes content-addressed (never rewritten) → parse → run the data-quality
-checks → apply their actions (strict mode rejects rows failing error checks; duplicates are
-always dropped, the key cannot hold two rows) → replace the partition's rows of ``matches``,
-``match_odds`` and ``market_probabilities``, add new teams, the quality records and the
-``ingestion_log`` row, all in one transaction. The ingestion id is derived from league,
-season, checksum and parser version, so the same bytes ingested again write nothing.
+Steps: store the bytes content-addressed (never rewritten) → parse → compare with the
+partition and the league's other seasons (:mod:`services.partition_guard`: implausible sizes
+or clubs, a match key on rows with different contents, more than a small share of rows lost,
+stored matches lost → refused unless ``allow_shrink``) → run the data-quality checks → apply
+their actions (strict mode rejects rows failing error checks; identical copies of a row are
+dropped) → replace the partition's rows of ``matches``, ``match_odds`` and
+``market_probabilities``, add new teams, the quality records and the ``ingestion_log`` row, all
+in one transaction. A refused or unusable file writes only its log records. The ingestion id is
+derived from league, season, checksum and settings: the same bytes ingested again write
+nothing while the partition holds them (:func:`partition_holds`), and are applied again when it
+does not (a good file put back after a bad one).
 """
 
 from __future__ import annotations
@@ -22,12 +27,16 @@ import pandas as pd
 from jackpot_pipeline.core.football_data import (
     FootballDataError,
     ParsedFile,
+    duplicate_conflicts,
     parse_football_data,
+    rekey_teams,
     select_market_odds,
 )
 from jackpot_pipeline.core.margins import MarginMethod, remove_margin
 from jackpot_pipeline.core.teams import LEAGUES
+from jackpot_pipeline.services import partition_guard as guard
 from jackpot_pipeline.services import warehouse
+from jackpot_pipeline.services.partition_guard import PartitionRefusedError
 from jackpot_pipeline.services.quality import CheckOutcome, run_checks
 from jackpot_pipeline.services.raw_store import StoredBlob, store_blob
 
@@ -50,6 +59,7 @@ class IngestRequest:
     margin_method: str
     today: date
     now: datetime
+    allow_shrink: bool = False  # apply a file even if it loses rows or stored matches
 
 
 @dataclass(frozen=True)
@@ -74,29 +84,67 @@ class IngestSummary:
 
 def ingest_id(request: IngestRequest, checksum: str) -> str:
     """Deterministic id of ingesting ``checksum`` into the request's partition with its
-    settings (parser version, strict mode, margin method): the same inputs are a no-op."""
+    settings (parser version, strict mode, margin method, allow_shrink when set)."""
     key = (
         f"{SOURCE}|{request.league}|{request.season}|{checksum}|{PARSER_VERSION}|"
         f"strict={request.strict}|margin={request.margin_method}"
+        + ("|allow_shrink" if request.allow_shrink else "")
     )
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
+def partition_holds(
+    con: duckdb.DuckDBPyConnection, league: str, season: str, checksum: str
+) -> bool:
+    """Whether the partition's stored matches are exactly those of the file ``checksum``: every
+    stored row carries it (an empty partition holds nothing). Content ingested before but not
+    held now (a good file put back after a bad one) must be applied again."""
+    held = con.execute(
+        "SELECT DISTINCT source_checksum FROM matches WHERE league = ? AND season = ?",
+        [league, season],
+    ).fetchall()
+    return held == [(checksum,)]
+
+
+def _attempt_id(con: duckdb.DuckDBPyConnection, request: IngestRequest, ident: str) -> str:
+    """``ident`` for a first attempt; for bytes applied again (the restore case), an id derived
+    from it and the partition's number of log rows, so every application is logged once."""
+    done = con.execute(
+        "SELECT count(*) FROM ingestion_log WHERE league = ? AND season = ? AND source = ?",
+        [request.league, request.season, SOURCE],
+    ).fetchall()[0][0]
+    return hashlib.sha256(f"{ident}|again|{done}".encode()).hexdigest()[:24]
+
+
 def ingest(con: duckdb.DuckDBPyConnection, request: IngestRequest) -> IngestSummary:
-    """Ingest one file; raises FootballDataError (after logging it) if it is unusable."""
+    """Ingest one file; raises FootballDataError (after logging it) if it is unusable, or
+    PartitionRefusedError (after logging it) if it would shrink or corrupt its partition."""
     blob = store_blob(request.raw_dir, "football-data", request.data, ".csv")
     ident = ingest_id(request, blob.checksum)
     seen = con.execute("SELECT status FROM ingestion_log WHERE ingest_id = ?", [ident]).fetchall()
+    loaded_before = seen == [("loaded",)]
+    if loaded_before and not partition_holds(con, request.league, request.season, blob.checksum):
+        ident, seen, loaded_before = _attempt_id(con, request, ident), [], False
     try:
         parsed = parse_football_data(request.data, request.league, request.season)
+        if loaded_before:
+            outcomes = tuple(run_checks(parsed, request.season, request.today))
+            return _summary(request, blob, parsed, outcomes, "unchanged", counts=None)
+        state = guard.load_state(con, request.league, request.season)
+        _refuse_if(guard.implausible_size(parsed, state), "implausible_size", request, blob)
+        renamed, name_records = guard.known_club_names(parsed, state)
+        parsed = rekey_teams(parsed, request.league, renamed)
+        _refuse_if(guard.implausible_clubs(parsed, state), "implausible_clubs", request, blob)
+        outcomes = tuple(run_checks(parsed, request.season, request.today))
+        conflicts = duplicate_conflicts(parsed)
+        _refuse_if("; ".join(conflicts) or None, "duplicate_conflict", request, blob)
+        matches, odds, records = apply_checks(parsed, outcomes, request.strict)
+        allowed = _shrink_records(parsed, matches, state, request, blob)
     except FootballDataError as error:
         if not seen:
-            _log_failure(con, request, blob, ident, str(error))
+            _log_failure(con, request, blob, ident, error)
         raise
-    outcomes = tuple(run_checks(parsed, request.season, request.today))
-    if seen:
-        return _summary(request, blob, parsed, outcomes, "unchanged", counts=None)
-    matches, odds, records = apply_checks(parsed, outcomes, request.strict)
+    records = pd.concat([records, pd.DataFrame([*name_records, *allowed])], ignore_index=True)
     markets = market_probabilities(matches, odds)
     matches = attach_market(matches, markets, request.margin_method, blob.checksum)
     with warehouse.transaction(con):
@@ -109,10 +157,67 @@ def ingest(con: duckdb.DuckDBPyConnection, request: IngestRequest) -> IngestSumm
         warehouse.replace_rows(con, "matches", where, matches)
         warehouse.upsert_frame(con, "teams", team_rows(parsed, request.league))
         warehouse.insert_frame(con, "data_quality_log", _records_frame(records, request, blob))
+        message = "; ".join(r["detail"] for r in allowed)
         warehouse.insert_frame(
-            con, "ingestion_log", _log_frame(request, blob, ident, parsed, counts, "loaded", "")
+            con,
+            "ingestion_log",
+            _log_frame(request, blob, ident, parsed, counts, "loaded", message),
         )
     return _summary(request, blob, parsed, outcomes, "loaded", counts, len(odds), len(records))
+
+
+def _refuse_if(
+    reason: str | None, issue_type: str, request: IngestRequest, blob: StoredBlob
+) -> None:
+    """Raise PartitionRefusedError naming the partition, the file and ``reason`` (if any)."""
+    if reason is not None:
+        raise PartitionRefusedError(issue_type, _refusal(request, blob, reason))
+
+
+def _refusal(request: IngestRequest, blob: StoredBlob, reason: str) -> str:
+    return (
+        f"{request.league} {request.season}: file {request.uri} (sha256 {blob.checksum[:12]}) "
+        f"refused: {reason}. Nothing was written; the partition keeps its stored matches."
+    )
+
+
+def _shrink_records(
+    parsed: ParsedFile,
+    matches: pd.DataFrame,
+    state: guard.PartitionState,
+    request: IngestRequest,
+    blob: StoredBlob,
+) -> list[dict]:
+    """Refuse a file losing more than a small share of its rows or any stored match, unless
+    ``allow_shrink``; then the loss is returned as ``allowed`` quality records."""
+    reasons = guard.rejected_reasons(parsed, request.season, len(matches))
+    share = sum(reasons.values()) / parsed.rows_read
+    problems: list[tuple[str, str]] = []
+    if share > guard.MAX_REJECTED_SHARE:
+        kind = reasons.most_common(1)[0][0]
+        problems.append(
+            (
+                kind,
+                f"{sum(reasons.values())} of its {parsed.rows_read} rows would not be stored "
+                f"({share:.0%} > {guard.MAX_REJECTED_SHARE:.0%}): "
+                + guard.describe_rejections(parsed, request.season, reasons),
+            )
+        )
+    loss = guard.lost_matches(state, matches)
+    if loss.lost:
+        problems.append(("shrink", loss.describe()))
+    if not problems:
+        return []
+    if not request.allow_shrink:
+        kind = problems[0][0]
+        hint = " (set allow_shrink / JACKPOT_ALLOW_SHRINK=true to apply it anyway)"
+        raise PartitionRefusedError(
+            kind, _refusal(request, blob, "; ".join(p for _, p in problems) + hint)
+        )
+    return [
+        guard.guard_record(kind, f"applied with allow_shrink: {text}", "allowed")
+        for kind, text in problems
+    ]
 
 
 def apply_checks(
@@ -351,25 +456,33 @@ def _log_failure(
     request: IngestRequest,
     blob: StoredBlob,
     ident: str,
-    message: str,
+    error: FootballDataError,
 ) -> None:
-    record = pd.DataFrame(
-        [
-            {
-                "check_name": "parse",
-                "severity": "error",
-                "issue_type": "unusable_file",
-                "match_id": None,
-                "row_number": None,
-                "detail": message,
-                "action": "rejected",
-            }
-        ]
-    )
+    """One ``data_quality_log`` record and one ``ingestion_log`` row (status ``failed`` for an
+    unusable file, ``refused`` for a file refused for its partition)."""
+    message = str(error)
+    refused = isinstance(error, PartitionRefusedError)
+    if refused:
+        record = pd.DataFrame([guard.guard_record(error.issue_type, message, "refused")])
+    else:
+        record = pd.DataFrame(
+            [
+                {
+                    "check_name": "parse",
+                    "severity": "error",
+                    "issue_type": "unusable_file",
+                    "match_id": None,
+                    "row_number": None,
+                    "detail": message,
+                    "action": "rejected",
+                }
+            ]
+        )
+    status = "refused" if refused else "failed"
     with warehouse.transaction(con):
         warehouse.insert_frame(con, "data_quality_log", _records_frame(record, request, blob))
         warehouse.insert_frame(
-            con, "ingestion_log", _log_frame(request, blob, ident, None, None, "failed", message)
+            con, "ingestion_log", _log_frame(request, blob, ident, None, None, status, message)
         )
 
 

@@ -91,6 +91,7 @@ def football_data(
             raw_dir=Path(settings.raw_dir),
             strict=settings.strict_mode,
             margin_method=settings.margin_method,
+            allow_shrink=settings.allow_shrink,
             today=now.date(),
             now=now,
         )
