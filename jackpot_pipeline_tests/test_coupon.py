@@ -201,9 +201,9 @@ def test_implausible_overround(odds: dict[str, float], overround: str) -> None:
 def test_incomplete_or_non_numeric_odds() -> None:
     found = problems(one_fixture(odds={"home": "abc", "away": 3.5, "drw": 3.4}))
     assert found == [
-        "row 1: unknown odds key 'drw' (expected one of home, draw, away)",
         "row 1: home odds 'abc' is not a number",
         "row 1: draw odds missing (give home, draw and away odds, or none)",
+        "row 1: unknown odds key 'drw' (expected one of home, draw, away)",
     ]
 
 
@@ -264,8 +264,8 @@ def test_structural_problems() -> None:
     assert problems(b"\xff\xfe", "coupon.csv")[0].startswith("the file is not UTF-8 text")
     assert problems(b"", "coupon.csv")[0].startswith("the CSV file has no header line")
     assert problems(b'{"fixture": []}') == [
-        "unknown top-level field 'fixture' (expected one of id, name, fixtures)",
         "required field 'fixtures' is missing",
+        "unknown top-level field 'fixture' (expected one of id, name, fixtures, createdAt)",
         "the coupon has no fixtures",
     ]
     assert problems(json_bytes(["Arsenal v Chelsea"])) == [

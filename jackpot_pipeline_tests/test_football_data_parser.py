@@ -365,18 +365,38 @@ def test_blank_trailing_rows_are_dropped_with_an_info_issue():
     ]
 
 
-def test_stray_latin1_byte_is_decoded_as_latin1_with_a_warning():
+def test_stray_single_byte_is_decoded_as_cp1252_with_a_warning():
     case = CORPUS["latin1"]
     with pytest.raises(UnicodeDecodeError):
         case.data.decode("utf-8")
     parsed = _parse(case)
-    assert parsed.encoding == "latin-1"
+    assert parsed.encoding == "cp1252"
     assert len(parsed.matches) == case.matches
     (issue,) = parsed.issues.to_dict("records")
     assert (issue["severity"], issue["issue_type"]) == ("warning", "encoding")
     match = _match(parsed, LATIN1_ROW + 2)
     assert match["home_team"] == "Sh\u00e9ffield United"
     assert match["home_team_id"] == "eng-sheffield-united"  # same id as the clean spelling
+
+
+@pytest.mark.parametrize(
+    ("name", "encoded", "encoding"),
+    [
+        ("Nott\u2019m Forest", "Nott\u2019m Forest".encode("cp1252"), "cp1252"),  # 0x92
+        ("Nott\x81m Forest", b"Nott\x81m Forest", "latin-1"),  # 0x81: undefined in cp1252
+        ("Nott\u2019m Forest", "Nott\u2019m Forest".encode("utf-8"), "utf-8"),
+    ],
+)
+def test_encodings_are_tried_utf8_then_cp1252_then_latin1(name, encoded, encoding):
+    data = real_bytes().replace(b",Nott'm Forest,", b"," + encoded + b",")
+    parsed = parse_football_data(data, BASE_LEAGUE, BASE_SEASON)
+    assert parsed.encoding == encoding
+    names = set(parsed.matches["home_team"]) | set(parsed.matches["away_team"])
+    assert name in names and "Nott'm Forest" not in names
+    warnings = parsed.issues[parsed.issues["issue_type"] == "encoding"]
+    assert warnings["detail"].tolist() == (
+        [] if encoding == "utf-8" else [f"file is not valid UTF-8: read as {encoding}"]
+    )
 
 
 def test_unknown_date_format_drops_the_row_with_a_bad_date_error():

@@ -9,9 +9,23 @@ JSON::
      "fixtures": [{"home": "Arsenal", "away": "Chelsea", "kickoff": "2024-08-17T14:00:00+01:00",
                    "league": "E0", "odds": {"home": 2.1, "draw": 3.4, "away": 3.5}}]}
 
+The original jackpot API's form is accepted as well (field aliases of the same model)::
+
+    {"createdAt": "2024-08-16T09:00:00Z",
+     "fixtures": [{"id": "1", "homeTeam": "Arsenal", "awayTeam": "Chelsea",
+                   "odds": {"home": 2.1, "draw": 3.4, "away": 3.5}}]}
+
+where a fixture without ``kickoff`` takes the date of ``createdAt`` (with a note).
+
 CSV: header ``home,away,kickoff,league,odds_home,odds_draw,odds_away`` (``league`` and the odds
 columns are optional), with optional ``# id: ...`` / ``# name: ...`` comment lines; other ``#``
 lines and blank lines are ignored.
+
+Limits come before any parsing work: at most ``MAX_BYTES`` bytes, ``MAX_LINES`` CSV lines and
+JSON nesting ``MAX_DEPTH`` deep, then at most ``MAX_FIXTURES`` fixtures before any team is
+resolved. Structure and types are checked by pydantic models (:class:`CouponIn`,
+:class:`FixtureIn`, :class:`OddsIn`: odds must be JSON numbers, each in [``MIN_ODDS``,
+``MAX_ODDS``], with a plausible overround); their errors become the same problem list.
 
 Row numbers in messages count fixtures from 1 in file order (in CSV: data rows, not file lines).
 A kickoff is either a timezone-aware ISO 8601 datetime (stored in UTC) or a bare ISO date (kept as
@@ -29,9 +43,26 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 MAX_FIXTURES = 20
+MAX_BYTES = 256 * 1024  # a 20-fixture coupon is a few KiB
+MAX_LINES = 200  # CSV lines, comments and blank lines included
+MAX_DEPTH = 8  # JSON nesting: object → fixtures list → fixture → odds is 4
 MIN_ODDS = 1.01
+MAX_ODDS = 1000.0  # as football-data's range check: a longer price is a typo or a placeholder
 # Bounds on the 1X2 overround 1/h + 1/d + 1/a − 1. Real books run from about 2 % (sharp) to
 # about 15-20 % (soft, jackpot-style) and best-price combinations can dip just under 0; outside
 # [−1 %, 30 %] the prices are almost surely mistyped, swapped or not decimal odds.
@@ -43,6 +74,10 @@ ODDS_KEYS = ("home", "draw", "away")
 CSV_COLUMNS = (*REQUIRED_FIELDS, "league", *(f"odds_{key}" for key in ODDS_KEYS))
 TOP_LEVEL_FIELDS = ("id", "name", "fixtures")
 SIDES = ("home", "away")
+#: The original jackpot API's names of the same fields (``createdAt`` dates a coupon whose
+#: fixtures carry no kickoff).
+ORIGINAL_TOP_LEVEL_FIELDS = ("createdAt",)
+ORIGINAL_FIXTURE_FIELDS = ("id", "homeTeam", "awayTeam")
 
 Resolve = Callable[[str, str | None], str]
 """(team name, league code or None) → team id; raises ValueError with suggestions if unknown."""
@@ -74,6 +109,7 @@ class CouponFixture:
     kickoff: datetime | date
     league: str | None
     odds: Odds | None
+    source_id: str | None = None  # the fixture's own id (original format), if given
 
 
 @dataclass(frozen=True)
@@ -127,6 +163,59 @@ class CouponValidationError(ValueError):
         return "\n".join(lines) + "\n"
 
 
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class OddsIn(BaseModel):
+    """Decimal 1X2 odds as given: JSON numbers (never strings), each in [MIN_ODDS, MAX_ODDS],
+    with an overround ``1/home + 1/draw + 1/away − 1`` inside ``OVERROUND_BOUNDS``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+    home: float = Field(ge=MIN_ODDS, le=MAX_ODDS)
+    draw: float = Field(ge=MIN_ODDS, le=MAX_ODDS)
+    away: float = Field(ge=MIN_ODDS, le=MAX_ODDS)
+
+    @model_validator(mode="after")
+    def _plausible_overround(self) -> OddsIn:
+        odds = Odds(self.home, self.draw, self.away)
+        low, high = OVERROUND_BOUNDS
+        if not low <= odds.overround <= high:
+            raise ValueError(
+                f"implausible odds {odds.home}/{odds.draw}/{odds.away}: overround "
+                f"{odds.overround:+.3f} (1/home + 1/draw + 1/away − 1) is outside [{low}, {high}]"
+            )
+        return self
+
+
+class FixtureIn(BaseModel):
+    """One fixture as written, in our field names or the original API's (``homeTeam``,
+    ``awayTeam``, per-fixture ``id``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: StrictStr | StrictInt | None = None
+    home: Text = Field(validation_alias=AliasChoices("home", "homeTeam"))
+    away: Text = Field(validation_alias=AliasChoices("away", "awayTeam"))
+    kickoff: StrictStr | None = None
+    league: StrictStr | None = None
+    odds: OddsIn | None = None
+
+
+class CouponIn(BaseModel):
+    """The top level: optional id and name (or the original API's ``createdAt``) and the
+    fixture records, validated one by one (:class:`FixtureIn`) after the count limit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: StrictStr | StrictInt | None = None
+    name: StrictStr | None = None
+    created_at: StrictStr | None = Field(
+        default=None, validation_alias=AliasChoices("created_at", "createdAt")
+    )
+    fixtures: list[Any]
+
+
 @dataclass
 class _Findings:
     """Problems and notes collected while validating one file."""
@@ -149,6 +238,7 @@ class _RawCoupon:
     name: object
     records: list[object]
     absent: frozenset[str] = frozenset()  # required CSV columns already reported as missing
+    created: date | None = None  # the original format's createdAt, for fixtures without kickoff
 
 
 @dataclass(frozen=True)
@@ -159,14 +249,36 @@ class _Context:
     team_leagues: Mapping[str, Collection[str]]
     absent: frozenset[str]
     findings: _Findings
+    created: date | None = None
     seen: dict[tuple[str, str], int] = field(default_factory=dict)  # fixture key → first row
+
+
+def read_coupon_file(path: str | Path) -> bytes:
+    """A coupon file's bytes; CouponValidationError (before reading) for a missing path, a
+    directory, anything but a regular file, or a file over ``MAX_BYTES``."""
+    path = Path(path)
+    if not path.exists():
+        problem = f"no such file: {path}"
+    elif path.is_dir():
+        problem = f"{path} is a directory, not a coupon file"
+    elif not path.is_file():
+        problem = f"{path} is not a regular file"
+    elif (size := path.stat().st_size) > MAX_BYTES:
+        problem = f"the file is {size:,} bytes; a coupon is at most {MAX_BYTES:,} bytes"
+    else:
+        try:
+            return path.read_bytes()
+        except OSError as error:
+            problem = f"cannot read {path}: {error.strerror or error}"
+    raise CouponValidationError(str(path), "(not read)", [CouponProblem(problem)])
 
 
 def parse_coupon(
     path: str | Path, resolve: Resolve, team_leagues: Mapping[str, Collection[str]]
 ) -> ParsedCoupon:
-    """Read and validate a coupon file; see :func:`parse_coupon_bytes`."""
-    return parse_coupon_bytes(Path(path).read_bytes(), str(path), resolve, team_leagues)
+    """Read (:func:`read_coupon_file`) and validate a coupon file; see
+    :func:`parse_coupon_bytes`."""
+    return parse_coupon_bytes(read_coupon_file(path), str(path), resolve, team_leagues)
 
 
 def parse_coupon_bytes(
@@ -194,7 +306,10 @@ def parse_coupon_bytes(
 
 
 def _read(data: bytes, source: str, findings: _Findings) -> _RawCoupon | None:
-    """Decode and split a file into raw records; None when it cannot be read at all."""
+    """Size limit, decoding, then JSON or CSV records; None when the file cannot be read."""
+    if len(data) > MAX_BYTES:
+        findings.problem(f"the file is {len(data):,} bytes; a coupon is at most {MAX_BYTES:,}")
+        return None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -213,8 +328,36 @@ def _is_json(source: str, text: str) -> bool:
     return text.lstrip().startswith("{")
 
 
+def json_depth(text: str, limit: int) -> int:
+    """Nesting depth of the brackets of a JSON text (outside strings), counted up to
+    ``limit + 1``: a linear scan, so a deep document is refused without recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                break
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def _read_json(text: str, findings: _Findings) -> _RawCoupon | None:
-    """The top-level object of a JSON coupon."""
+    """The top-level object of a JSON coupon, checked by :class:`CouponIn`."""
+    if json_depth(text, MAX_DEPTH) > MAX_DEPTH:
+        findings.problem(f"the JSON nests more than {MAX_DEPTH} levels deep; a coupon needs 4")
+        return None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -223,25 +366,54 @@ def _read_json(text: str, findings: _Findings) -> _RawCoupon | None:
     if not isinstance(document, dict):
         findings.problem("the JSON file must hold an object with a 'fixtures' list")
         return None
-    _check_keys(document, TOP_LEVEL_FIELDS, "top-level field", None, findings)
-    fixtures = document.get("fixtures")
-    if not isinstance(fixtures, list):
-        state = "missing" if fixtures is None else "not a list"
-        findings.problem(f"required field 'fixtures' is {state}")
-        fixtures = []
-    return _RawCoupon(document.get("id"), document.get("name"), fixtures)
+    try:
+        top = CouponIn.model_validate(document)
+    except ValidationError as error:
+        bad = _report(error, None, frozenset(), findings)
+        fixtures = document.get("fixtures")
+        return _RawCoupon(
+            None if "id" in bad else document.get("id"),
+            None if "name" in bad else document.get("name"),
+            fixtures if isinstance(fixtures, list) else [],
+        )
+    return _RawCoupon(top.id, top.name, top.fixtures, created=_created(top.created_at, findings))
 
 
-def _read_csv(text: str, findings: _Findings) -> _RawCoupon:
+def _created(value: str | None, findings: _Findings) -> date | None:
+    """The date of the original format's ``createdAt`` (None when absent)."""
+    if value is None:
+        return None
+    moment = _iso_moment(value)
+    if moment is None:
+        findings.problem(f"createdAt {value!r} is not an ISO 8601 date or datetime")
+        return None
+    return moment.date() if isinstance(moment, datetime) else moment
+
+
+def _read_csv(text: str, findings: _Findings) -> _RawCoupon | None:
     """Header, ``# id:`` / ``# name:`` comments and data rows of a CSV coupon."""
     lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > MAX_LINES:
+        findings.problem(
+            f"the CSV file has {len(lines):,} lines; a coupon has at most {MAX_LINES} "
+            f"({MAX_FIXTURES} fixtures)"
+        )
+        return None
     meta = _csv_comments(line for line in lines if line.lstrip().startswith("#"))
-    rows = list(csv.reader(line for line in lines if not line.lstrip().startswith("#")))
+    try:
+        rows = list(csv.reader(line for line in lines if not line.lstrip().startswith("#")))
+    except csv.Error as error:
+        findings.problem(f"the CSV file is malformed: {error}")
+        return None
     if not rows:
         findings.problem(f"the CSV file has no header line (expected {','.join(CSV_COLUMNS)})")
         return _RawCoupon(meta.get("id"), meta.get("name"), [])
     header = [column.strip().lower() for column in rows[0]]
-    _check_keys(dict.fromkeys(header), CSV_COLUMNS, "column", None, findings)
+    for column in header:
+        if column not in CSV_COLUMNS:
+            findings.problem(
+                f"unknown column {column!r} (expected one of {', '.join(CSV_COLUMNS)})"
+            )
     absent = frozenset(column for column in REQUIRED_FIELDS if column not in header)
     if absent:
         findings.problem(f"the CSV header lacks required column(s) {', '.join(sorted(absent))}")
@@ -263,13 +435,25 @@ def _csv_comments(lines: Iterable[str]) -> dict[str, str]:
 
 
 def _csv_record(header: list[str], cells: list[str]) -> dict[str, object]:
-    """A CSV row as a fixture record, odds columns folded into an ``odds`` dict (cells beyond
-    the header are dropped, missing ones count as empty)."""
-    padded = [*cells[: len(header)], *[""] * (len(header) - len(cells))]
-    values = {column: cell.strip() or None for column, cell in zip(header, padded, strict=True)}
-    odds = {key: values[f"odds_{key}"] for key in ODDS_KEYS if values.get(f"odds_{key}")}
-    record = {key: values.get(key) for key in ("home", "away", "kickoff", "league")}
-    return {**record, "odds": odds or None}
+    """A CSV row as a fixture record: empty cells left out, odds columns folded into an
+    ``odds`` dict of numbers (a cell that is not a number stays text and is reported)."""
+    values = {
+        column: cell.strip()
+        for column, cell in zip(header, cells, strict=False)
+        if column in CSV_COLUMNS and cell.strip()
+    }
+    odds = {key: _number(values[f"odds_{key}"]) for key in ODDS_KEYS if f"odds_{key}" in values}
+    record: dict[str, object] = {k: values[k] for k in (*REQUIRED_FIELDS, "league") if k in values}
+    return {**record, "odds": odds} if odds else record
+
+
+def _number(text: str) -> float | str:
+    """A CSV cell as a float if it is a finite decimal number, else the text itself."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return value if math.isfinite(value) else text
 
 
 def _validate(
@@ -278,36 +462,41 @@ def _validate(
     team_leagues: Mapping[str, Collection[str]],
     findings: _Findings,
 ) -> list[CouponFixture]:
-    """Every fixture-level and coupon-level check; the fixtures that passed."""
-    for label, value in (("id", raw.id), ("name", raw.name)):
-        if value is not None and not isinstance(value, str | int):
-            findings.problem(f"'{label}' must be text, got {value!r}")
+    """The fixture count (before any fixture is looked at), then every fixture-level and
+    coupon-level check; the fixtures that passed."""
     count = len(raw.records)
     if count == 0:
         findings.problem("the coupon has no fixtures")
     elif count > MAX_FIXTURES:
         findings.problem(f"the coupon has {count} fixtures; at most {MAX_FIXTURES} are allowed")
-    context = _Context(resolve, team_leagues, raw.absent, findings)
+        return []
+    context = _Context(resolve, team_leagues, raw.absent, findings, raw.created)
     checked = (_validate_record(row, record, context) for row, record in enumerate(raw.records, 1))
     return [fixture for fixture in checked if fixture is not None]
 
 
 def _validate_record(row: int, record: object, context: _Context) -> CouponFixture | None:
-    """All checks of one fixture row; the fixture if it passed them all."""
+    """All checks of one fixture row: the model's (structure, types, odds), then names,
+    kickoff, teams and league on the fields that passed; the fixture if all passed."""
     findings = context.findings
     if not isinstance(record, dict):
         findings.problem(f"a fixture must be an object, got {record!r}", row)
         return None
     before = len(findings.problems)
-    _check_keys(record, FIXTURE_FIELDS, "field", row, findings)
-    names = {side: _required_text(record, side, row, context) for side in SIDES}
-    league = _league(record.get("league"), row, findings)
+    try:
+        model: FixtureIn | None = FixtureIn.model_validate(record)
+        bad: set[str] = set()
+    except ValidationError as error:
+        model, bad = None, _report(error, row, context.absent, findings)
+    fields = _fields(record, bad)
+    names = {side: fields[side] for side in SIDES}
+    league = fields["league"].upper() if fields["league"] else None
     ids = {side: _resolve(name, side, league, row, context) for side, name in names.items()}
-    kickoff = _kickoff(record.get("kickoff"), row, context)
-    odds = _odds(record.get("odds"), row, findings)
+    kickoff = _kickoff(fields["kickoff"], row, context, "kickoff" in bad)
     _check_teams(row, names, ids, league, context)
-    if len(findings.problems) > before:
+    if model is None or len(findings.problems) > before:
         return None
+    odds = model.odds
     return CouponFixture(
         row=row,
         home=names["home"],
@@ -316,45 +505,83 @@ def _validate_record(row: int, record: object, context: _Context) -> CouponFixtu
         away_id=ids["away"],
         kickoff=kickoff,
         league=league,
-        odds=odds,
+        odds=None if odds is None else Odds(odds.home, odds.draw, odds.away),
+        source_id=None if model.id is None else str(model.id),
     )
 
 
-def _check_keys(
-    mapping: Mapping[str, object],
-    allowed: tuple[str, ...],
-    what: str,
-    row: int | None,
-    findings: _Findings,
-) -> None:
-    """Report keys outside ``allowed`` (typos would otherwise be silently dropped)."""
-    for key in mapping:
-        if key not in allowed:
-            findings.problem(f"unknown {what} {key!r} (expected one of {', '.join(allowed)})", row)
+#: Model field → the record keys it is read from (ours first, then the original API's).
+_FIELD_KEYS: dict[str, tuple[str, ...]] = {
+    "home": ("home", "homeTeam"),
+    "away": ("away", "awayTeam"),
+    "kickoff": ("kickoff",),
+    "league": ("league",),
+}
 
 
-def _required_text(
-    record: Mapping[str, object], key: str, row: int, context: _Context
-) -> str | None:
-    """A required non-empty text field."""
-    value = record.get(key)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    if not (value is None or isinstance(value, str)):
-        context.findings.problem(f"'{key}' must be text, got {value!r}", row)
-    elif key not in context.absent:
-        context.findings.problem(f"missing required field '{key}'", row)
-    return None
+def _fields(record: Mapping[str, object], bad: set[str]) -> dict[str, str | None]:
+    """The text fields of a record the model did not reject, stripped (None if absent)."""
+    out: dict[str, str | None] = {}
+    for name, keys in _FIELD_KEYS.items():
+        value = next((record[key] for key in keys if key in record), None)
+        ok = name not in bad and not any(key in bad for key in keys)
+        out[name] = value.strip() if ok and isinstance(value, str) and value.strip() else None
+    return out
 
 
-def _league(value: object, row: int, findings: _Findings) -> str | None:
-    """The optional league code, upper-cased."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if not isinstance(value, str):
-        findings.problem(f"'league' must be a league code such as 'E0', got {value!r}", row)
-        return None
-    return value.strip().upper()
+def _report(
+    error: ValidationError, row: int | None, absent: frozenset[str], findings: _Findings
+) -> set[str]:
+    """One problem per model error (missing fields of an absent CSV column are reported once
+    by the header check); returns the top-level keys in error."""
+    bad: set[str] = set()
+    for item in error.errors():
+        loc = [str(part) for part in item["loc"]]
+        bad.add(loc[0] if loc else "")
+        if item["type"] == "missing" and loc and loc[-1] in absent:
+            continue
+        findings.problem(_message(item, loc, row), row)
+    return bad
+
+
+def _message(item: Any, loc: list[str], row: int | None) -> str:
+    """A model error in the words of the coupon format."""
+    kind, value, key = item["type"], item.get("input"), loc[-1] if loc else ""
+    in_odds = len(loc) == 2 and loc[0] == "odds"
+    if kind == "extra_forbidden":
+        what, allowed = (
+            ("odds key", ODDS_KEYS)
+            if in_odds
+            else ("top-level field", (*TOP_LEVEL_FIELDS, *ORIGINAL_TOP_LEVEL_FIELDS))
+            if row is None
+            else ("field", (*FIXTURE_FIELDS, *ORIGINAL_FIXTURE_FIELDS))
+        )
+        return f"unknown {what} {key!r} (expected one of {', '.join(allowed)})"
+    if kind == "missing":
+        if in_odds:
+            return f"{key} odds missing (give home, draw and away odds, or none)"
+        return (
+            f"required field {key!r} is missing"
+            if row is None
+            else f"missing required field {key!r}"
+        )
+    if in_odds:
+        if kind == "greater_than_equal":
+            return f"{key} odds {value} below the minimum {MIN_ODDS}"
+        if kind == "less_than_equal":
+            return f"{key} odds {value} above the maximum {MAX_ODDS:g}"
+        return f"{key} odds {value!r} is not a number"
+    if loc == ["odds"]:
+        if kind == "value_error":
+            return str(item["ctx"]["error"])
+        return f"'odds' must be an object with home, draw, away; got {value!r}"
+    if kind == "string_too_short":
+        return f"missing required field {key!r}"
+    if kind == "list_type":
+        return f"required field {key!r} is not a list"
+    if kind == "string_too_long":
+        return f"{key!r} is longer than {item['ctx']['max_length']} characters"
+    return f"{key!r} must be text, got {value!r}"
 
 
 def _resolve(
@@ -370,11 +597,17 @@ def _resolve(
         return None
 
 
-def _kickoff(value: object, row: int, context: _Context) -> datetime | date | None:
-    """A bare ISO date, or an aware ISO datetime converted to UTC."""
+def _kickoff(
+    value: str | None, row: int, context: _Context, rejected: bool
+) -> datetime | date | None:
+    """A bare ISO date, or an aware ISO datetime converted to UTC; without one, the date of
+    the coupon's ``createdAt`` (original format). ``rejected``: already reported."""
     findings = context.findings
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if "kickoff" not in context.absent:
+    if value is None:
+        if context.created is not None and not rejected:
+            findings.note(f"no kickoff: the coupon's createdAt date {context.created} is used", row)
+            return context.created
+        if "kickoff" not in context.absent and not rejected:
             findings.problem("missing required field 'kickoff'", row)
         return None
     moment = _iso_moment(value)
@@ -409,47 +642,6 @@ def _iso_moment(value: object) -> datetime | date | None:
         except ValueError:
             continue
     return None
-
-
-def _odds(value: object, row: int, findings: _Findings) -> Odds | None:
-    """Optional decimal 1X2 odds: all three, each ≥ 1.01, with a plausible overround."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        findings.problem(f"'odds' must be an object with home, draw, away; got {value!r}", row)
-        return None
-    _check_keys(value, ODDS_KEYS, "odds key", row, findings)
-    prices = {key: _price(key, value.get(key), row, findings) for key in ODDS_KEYS}
-    if any(price is None for price in prices.values()):
-        return None
-    odds = Odds(**prices)
-    low, high = OVERROUND_BOUNDS
-    if not low <= odds.overround <= high:
-        findings.problem(
-            f"implausible odds {odds.home}/{odds.draw}/{odds.away}: overround "
-            f"{odds.overround:+.3f} (1/home + 1/draw + 1/away − 1) is outside [{low}, {high}]",
-            row,
-        )
-        return None
-    return odds
-
-
-def _price(key: str, value: object, row: int, findings: _Findings) -> float | None:
-    """One decimal price ≥ 1.01."""
-    if value is None:
-        findings.problem(f"{key} odds missing (give home, draw and away odds, or none)", row)
-        return None
-    try:
-        price = float(value)
-    except (TypeError, ValueError):
-        price = math.nan
-    if isinstance(value, bool) or not math.isfinite(price):
-        findings.problem(f"{key} odds {value!r} is not a number", row)
-        return None
-    if price < MIN_ODDS:
-        findings.problem(f"{key} odds {price} below the minimum {MIN_ODDS}", row)
-        return None
-    return price
 
 
 def _check_teams(

@@ -142,6 +142,9 @@ ODDS_COLUMN_MAP: dict[str, OddsColumn] = _odds_column_map()
 ENCODINGS: tuple[str, ...] = ("utf-8", "cp1252", "latin-1")
 #: Share of control characters (other than tab, CR, LF) above which bytes are not text.
 MAX_CONTROL_SHARE = 0.01
+#: Rows above which a file cannot be one league-season (the largest divisions play 552-600
+#: matches); refused before any per-row work.
+MAX_ROWS = 5000
 CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
@@ -218,6 +221,11 @@ def read_rows(text: str) -> tuple[list[str], list[list[str]], int]:
             for c in twice
         )
         raise FootballDataError(f"malformed header at line 1: duplicated column {where}")
+    if len(records) - 1 > MAX_ROWS:
+        raise FootballDataError(
+            f"implausible file: {len(records) - 1} rows after the header; one league-season "
+            f"has at most {MAX_ROWS}"
+        )
     rows: list[list[str]] = []
     blank = 0
     for line_number, record in enumerate(records[1:], start=2):

@@ -155,7 +155,7 @@ def ingest(con: duckdb.DuckDBPyConnection, request: IngestRequest) -> IngestSumm
         _replace_children(con, "match_odds", request, odds)
         _replace_children(con, "market_probabilities", request, markets)
         warehouse.replace_rows(con, "matches", where, matches)
-        warehouse.upsert_frame(con, "teams", team_rows(parsed, request.league))
+        warehouse.upsert_frame(con, "teams", team_rows(matches, request.league))
         warehouse.insert_frame(con, "data_quality_log", _records_frame(records, request, blob))
         message = "; ".join(r["detail"] for r in allowed)
         warehouse.insert_frame(
@@ -326,10 +326,11 @@ def attach_market(
     return out.assign(source_checksum=checksum)
 
 
-def team_rows(parsed: ParsedFile, league: str) -> pd.DataFrame:
-    """teams rows (team_id, name, country, first_league) for every club in the file."""
-    home = parsed.matches[["home_team_id", "home_team"]].to_numpy()
-    away = parsed.matches[["away_team_id", "away_team"]].to_numpy()
+def team_rows(matches: pd.DataFrame, league: str) -> pd.DataFrame:
+    """teams rows (team_id, name, country, first_league) for every club of the stored matches
+    (a club seen only on rejected rows is not added)."""
+    home = matches[["home_team_id", "home_team"]].to_numpy()
+    away = matches[["away_team_id", "away_team"]].to_numpy()
     pairs = pd.DataFrame(np.vstack([home, away]), columns=["team_id", "name"]).drop_duplicates(
         "team_id"
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from jackpot_pipeline.core.coupon import Resolve
+from jackpot_pipeline.core.coupon import Resolve, read_coupon_file
 from jackpot_pipeline.services import warehouse
 from jackpot_pipeline.services.jackpot_inbox import jackpot_paths, store_coupon_bytes
 from jackpot_pipeline.services.jackpot_model import compute_jackpot, plan_jackpot, validate_coupon
@@ -50,15 +50,15 @@ def predict_coupon(
     resolve: Resolve | None = None,
     now: datetime | None = None,
 ) -> JackpotRun:
-    """The one prediction path: keep the bytes in the raw layer, validate, plan, and compute
+    """The one prediction path: validate, keep the bytes in the raw layer, plan, and compute
     and store the version unless it is stored already; returns the stored rows.
 
     ``now`` (default: the clock) is the prediction's time: its ``created_at`` and the limit of
     the odds snapshots it may read."""
     settings = settings or Settings.from_env()
     now = now or datetime.now(UTC)
+    coupon = validate_coupon(con, data, source, resolve)  # a rejected coupon is not stored
     raw_path = store_coupon_bytes(raw_dir or settings.raw_dir, data, source)
-    coupon = validate_coupon(con, data, source, resolve)
     plan = plan_jackpot(con, coupon, Path(source).name, settings, now)
     created = False
     if not version_exists(con, plan.version):
@@ -80,7 +80,7 @@ def predict_file(
     Raises :class:`CouponValidationError` (print ``error.report()``) for an invalid file."""
     settings = settings or Settings.from_env()
     path = Path(path)
-    data = path.read_bytes()
+    data = read_coupon_file(path)
     con = warehouse.connect(settings.warehouse_path)
     try:
         run = predict_coupon(con, data, path.name, settings=settings)

@@ -9,10 +9,13 @@ stored seasons before anything is written:
   dates written yyyy-mm-dd);
 * **stored matches lost** — a stored fixture (home × away pair, counted with multiplicity so a
   re-dated match is an update) missing from the new file (a download cut short);
+* **club names** — a name whose id is unknown to this and the adjacent stored seasons but
+  reads as one of their clubs is mapped to it with a quality record (a mis-decoded
+  ``Nott’m Forest`` is not a new club); others are new clubs (promoted), logged;
 * **plausibility** — clubs at most ``TEAM_SLACK`` above the league's largest stored season
   (``GENERIC_MAX_TEAMS`` without history); matches at most ``SCHEDULE_SLACK`` × the league's
   largest stored rounds ratio m / (n (n − 1)) × n (n − 1) (2 rounds without history); at most
-  ``max(MIN_NEW_TEAMS, NEW_TEAM_SHARE × n)`` clubs absent from the neighbouring seasons.
+  ``max(MIN_NEW_TEAMS, NEW_TEAM_SHARE × n)`` clubs absent from this and the adjacent seasons.
 
 Losing rows or stored matches is applied only with ``allow_shrink`` (and logged); an
 implausible file is always refused.
@@ -58,7 +61,7 @@ class PartitionState:
     season: str
     stored: pd.DataFrame  # the partition's matches: match_id, home/away team id, checksum
     history: pd.DataFrame  # other seasons of the league: season, teams, matches
-    neighbours: pd.DataFrame  # team_id, name of the clubs of the adjacent stored seasons
+    neighbours: pd.DataFrame  # team_id, name of the clubs of this and the adjacent seasons
 
 
 @dataclass(frozen=True)
@@ -91,12 +94,13 @@ def load_state(con: duckdb.DuckDBPyConnection, league: str, season: str) -> Part
         "GROUP BY season ORDER BY season",
         [league, season, league, season],
     ).df()
-    adjacent = [previous_season(season, 1), previous_season(season, -1)]
+    seasons = [previous_season(season, 1), season, previous_season(season, -1)]
     neighbours = con.execute(
-        "SELECT DISTINCT team_id, name FROM (SELECT home_team_id AS team_id, home_team AS name "
-        "FROM matches WHERE league = ? AND season IN (?, ?) UNION ALL SELECT away_team_id, "
-        "away_team FROM matches WHERE league = ? AND season IN (?, ?))",
-        [league, *adjacent, league, *adjacent],
+        "SELECT DISTINCT ON (team_id) team_id, name FROM (SELECT home_team_id AS team_id, "
+        "home_team AS name FROM matches WHERE league = ? AND season IN (?, ?, ?) UNION ALL "
+        "SELECT away_team_id, away_team FROM matches WHERE league = ? AND season IN (?, ?, ?)) "
+        "ORDER BY team_id, name",
+        [league, *seasons, league, *seasons],
     ).df()
     return PartitionState(league, season, stored, history, neighbours)
 
