@@ -216,7 +216,7 @@ CASES = (
         "junk_100k_rows",
         lambda: junk_rows(100_000, None),
         "unusable",
-        r"implausible file: 100000 rows after the header; one league-season has at most 5000",
+        r"implausible file: 100000 lines after the header; one league-season has at most 5000",
         bound=JUNK_BOUND_S,
     ),
     Case(
@@ -230,7 +230,7 @@ CASES = (
         "junk_4k_real_clubs",
         lambda: junk_rows(4_000, real_teams()),
         "refused",
-        r"4000 matches for 20 clubs in E0 2023-24; a schedule of 2.00 rounds has at most 798",
+        r"4000 matches for 20 clubs in E0 2023-24; a schedule of 4.00 rounds has at most 1596",
         bound=JUNK_BOUND_S,
     ),
     Case("binary_junk", lambda: pseudo_random(64 * 1024), "unusable", r"binary"),
@@ -347,3 +347,47 @@ def test_restore_after_a_refused_or_allowed_bad_file(state, bad):
     # The same good bytes again, now held by the partition: a no-op.
     assert state.ingest(good).status == "unchanged"
     assert state.dump() == after
+
+
+def test_other_league_relabelled_is_refused_for_its_clubs(state):
+    """An E1 file with its Div cells rewritten to E0: the clubs, not the Div, give it away
+    (checked against the stored 2022-23 and 2023-24 seasons)."""
+    assert state.ingest(real_bytes("2223", "E0"), season="2022-23").status == "loaded"
+    relabelled = b"".join(
+        line.replace(b"E1,", b"E0,", 1) for line in _lines(real_bytes("2324", "E1"))
+    )
+    before = state.dump()
+    with time_bound(BOUND_S), pytest.raises(PartitionRefusedError) as caught:
+        state.ingest(relabelled)
+    assert re.search(
+        r"2[0-4] of 24 clubs never played in E0 in the neighbouring", str(caught.value)
+    )
+    assert caught.value.issue_type == "implausible_clubs"
+    for table in MATCH_TABLES:
+        assert state.dump()[table] == before[table], table
+
+
+def test_first_load_maps_a_misdecoded_name_through_the_alias_set(tmp_path):
+    """Empty warehouse (no neighbouring seasons): the country's alias set still reads
+    'Nott\\x81m Forest' (latin-1: 0x81 is undefined in cp1252) as Nott'm Forest."""
+    fresh = State(tmp_path)
+    data = replace_name(real_bytes(), b"Nott'm Forest", b"Nott\x81m Forest")
+    summary = fresh.ingest(data)
+    assert summary.status == "loaded"
+    teams = {row[0] for row in fresh.rows("SELECT team_id FROM teams")}
+    assert "eng-nottm-forest" in teams and len(teams) == 20
+    records = fresh.frame("SELECT * FROM data_quality_log WHERE issue_type = 'team_name_alias'")
+    assert len(records) == 1 and 'read as "Nott\'m Forest"' in records["detail"].iloc[0]
+    encoding = fresh.frame("SELECT detail FROM data_quality_log WHERE issue_type = 'encoding'")
+    assert encoding["detail"].tolist() == ["file is not valid UTF-8: read as latin-1"]
+
+
+def test_a_club_new_to_the_league_is_kept_and_logged(state):
+    """A promoted club (a name unlike any known one) is a new club, logged, not refused."""
+    data = replace_name(real_bytes(), b"Luton", b"Harrogate Town")
+    with time_bound(BOUND_S):
+        summary = state.ingest(data, allow_shrink=True)  # Luton's 38 matches are re-keyed
+    assert summary.status == "loaded"
+    record = state.frame("SELECT * FROM data_quality_log WHERE issue_type = 'new_team'")
+    assert len(record) == 1 and "'Harrogate Town'" in record["detail"].iloc[0]
+    assert _count(state, "matches") == N

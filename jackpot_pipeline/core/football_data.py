@@ -198,6 +198,12 @@ def read_rows(text: str) -> tuple[list[str], list[list[str]], int]:
     oversized field) or a row whose field count differs from the header's (a truncated or
     corrupted file).
     """
+    lines = text.count("\n") + (not text.endswith("\n")) - 1  # after the header
+    if lines > MAX_ROWS:
+        raise FootballDataError(
+            f"implausible file: {lines} lines after the header; one league-season has at most "
+            f"{MAX_ROWS} rows"
+        )
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         records = list(reader)
@@ -221,11 +227,6 @@ def read_rows(text: str) -> tuple[list[str], list[list[str]], int]:
             for c in twice
         )
         raise FootballDataError(f"malformed header at line 1: duplicated column {where}")
-    if len(records) - 1 > MAX_ROWS:
-        raise FootballDataError(
-            f"implausible file: {len(records) - 1} rows after the header; one league-season "
-            f"has at most {MAX_ROWS}"
-        )
     rows: list[list[str]] = []
     blank = 0
     for line_number, record in enumerate(records[1:], start=2):

@@ -9,12 +9,13 @@ stored seasons before anything is written:
   dates written yyyy-mm-dd);
 * **stored matches lost** — a stored fixture (home × away pair, counted with multiplicity so a
   re-dated match is an update) missing from the new file (a download cut short);
-* **club names** — a name whose id is unknown to this and the adjacent stored seasons but
-  reads as one of their clubs is mapped to it with a quality record (a mis-decoded
-  ``Nott’m Forest`` is not a new club); others are new clubs (promoted), logged;
+* **club names** — a name whose id is unknown to this and the adjacent stored seasons and to
+  the country's alias set but reads as one of those clubs is mapped to it with a quality
+  record (a mis-decoded ``Nott’m Forest`` is not a new club); others are new clubs
+  (promoted), logged;
 * **plausibility** — clubs at most ``TEAM_SLACK`` above the league's largest stored season
   (``GENERIC_MAX_TEAMS`` without history); matches at most ``SCHEDULE_SLACK`` × the league's
-  largest stored rounds ratio m / (n (n − 1)) × n (n − 1) (2 rounds without history); at most
+  largest stored rounds ratio m / (n (n − 1)) × n (n − 1) (4 rounds without history); at most
   ``max(MIN_NEW_TEAMS, NEW_TEAM_SHARE × n)`` clubs absent from this and the adjacent seasons.
 
 Losing rows or stored matches is applied only with ``allow_shrink`` (and logged); an
@@ -33,12 +34,17 @@ import pandas as pd
 
 from jackpot_pipeline.core.football_data import FootballDataError, ParsedFile
 from jackpot_pipeline.core.seasons import previous_season, season_bounds
-from jackpot_pipeline.core.teams import normalize_name
+from jackpot_pipeline.core.teams import (
+    country_code_of,
+    league_info,
+    load_aliases,
+    normalize_name,
+)
 
 MAX_REJECTED_SHARE = 0.05  # of the file's non-blank rows
 TEAM_SLACK = 4  # clubs above the league's largest stored season
 GENERIC_MAX_TEAMS = 40  # a league without stored history
-GENERIC_ROUNDS = 2.0  # matches ≤ rounds × n (n − 1) without history
+GENERIC_ROUNDS = 4.0  # matches ≤ rounds × n (n − 1) without history (Scotland: 1.73)
 SCHEDULE_SLACK = 1.05
 MIN_NEW_TEAMS, NEW_TEAM_SHARE = 4, 0.35
 ALIAS_THRESHOLD = 0.9  # SequenceMatcher ratio of normalized names to read a name as a known club
@@ -62,6 +68,7 @@ class PartitionState:
     stored: pd.DataFrame  # the partition's matches: match_id, home/away team id, checksum
     history: pd.DataFrame  # other seasons of the league: season, teams, matches
     neighbours: pd.DataFrame  # team_id, name of the clubs of this and the adjacent seasons
+    aliases: pd.DataFrame  # alias, team_id of the league's country (data/team_aliases.csv)
 
 
 @dataclass(frozen=True)
@@ -102,7 +109,12 @@ def load_state(con: duckdb.DuckDBPyConnection, league: str, season: str) -> Part
         "ORDER BY team_id, name",
         [league, *seasons, league, *seasons],
     ).df()
-    return PartitionState(league, season, stored, history, neighbours)
+    country = league_info(league).country_code
+    aliases = pd.DataFrame(
+        [(a.alias, a.team_id) for a in load_aliases().aliases], columns=["alias", "team_id"]
+    )
+    aliases = aliases[aliases["team_id"].map(country_code_of) == country]
+    return PartitionState(league, season, stored, history, neighbours, aliases)
 
 
 def file_teams(parsed: ParsedFile) -> pd.DataFrame:
@@ -115,38 +127,39 @@ def file_teams(parsed: ParsedFile) -> pd.DataFrame:
 
 
 def known_club_names(parsed: ParsedFile, state: PartitionState) -> tuple[dict[str, str], list]:
-    """Names whose id is absent from the neighbouring seasons but which read as one of their
-    clubs (normalized-name ratio ≥ ``ALIAS_THRESHOLD``, club not in the file under its own
-    name): name → that club's id, and one quality record per name read that way or kept as a
-    new club (promoted)."""
-    if state.neighbours.empty:
+    """Names whose id is neither in this or the adjacent stored seasons nor in the country's
+    alias set, but which read as one of those clubs (normalized-name ratio ≥
+    ``ALIAS_THRESHOLD``, club not in the file under its own name): name → that club's id, and
+    one quality record per such name, read as a known club or kept as a new one (promoted)."""
+    known = pd.concat(
+        [state.neighbours.rename(columns={"name": "alias"}), state.aliases], ignore_index=True
+    )
+    if known.empty:
         return {}, []
+    keys = [
+        (normalize_name(alias), team_id, alias)
+        for alias, team_id in zip(known["alias"], known["team_id"], strict=True)
+    ]
     teams = file_teams(parsed)
-    known = dict(zip(state.neighbours["team_id"], state.neighbours["name"], strict=True))
     present = set(teams["team_id"])
     renamed: dict[str, str] = {}
     records = []
     for team_id, name in zip(teams["team_id"], teams["name"], strict=True):
-        if team_id in known:
+        if team_id in set(known["team_id"]):
             continue
         key = normalize_name(name)
-        scored = sorted(
-            ((SequenceMatcher(None, key, normalize_name(n)).ratio(), i) for i, n in known.items()),
-            reverse=True,
-        )
-        score, club = scored[0]
+        score, club, alias = max((SequenceMatcher(None, key, k).ratio(), i, a) for k, i, a in keys)
         if score >= ALIAS_THRESHOLD and club not in present:
             renamed[name] = club
             detail = (
-                f"club name {name!r} is not in {state.league}'s alias set: read as {known[club]!r} "
+                f"club name {name!r} is not in {state.league}'s alias set: read as {alias!r} "
                 f"({club}, similarity {score:.2f}) rather than as a new club"
             )
             records.append(_record("warning", "team_name_alias", detail, "mapped"))
         else:
             detail = (
-                f"club {name!r} ({team_id}) is absent from {state.league}'s neighbouring "
-                f"seasons: kept as a new club (promoted); closest known {known[club]!r} "
-                f"({score:.2f})"
+                f"club {name!r} ({team_id}) is new to {state.league}'s seasons and aliases: kept "
+                f"as a new club (promoted); closest known {alias!r} ({score:.2f})"
             )
             records.append(_record("info", "new_team", detail, "logged"))
     return renamed, records
