@@ -391,3 +391,19 @@ def test_a_club_new_to_the_league_is_kept_and_logged(state):
     record = state.frame("SELECT * FROM data_quality_log WHERE issue_type = 'new_team'")
     assert len(record) == 1 and "'Harrogate Town'" in record["detail"].iloc[0]
     assert _count(state, "matches") == N
+
+
+def test_an_allowed_file_emptying_its_partition_is_idempotent(state):
+    """The 2022-23 file allowed into 2023-24 stores nothing; the same bytes again are a no-op
+    (the partition holds them), and the good file back restores the partition."""
+    before = state.dump()
+    data = real_bytes("2223", "E0")
+    assert state.ingest(data, allow_shrink=True).status == "loaded"
+    assert _count(state, "matches") == 0
+    emptied = state.dump()
+    assert state.ingest(data, allow_shrink=True).status == "unchanged"
+    assert state.dump() == emptied
+    assert state.ingest(real_bytes()).status == "loaded"
+    after = state.dump()
+    for table in MATCH_TABLES:
+        assert after[table] == before[table], table

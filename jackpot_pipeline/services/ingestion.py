@@ -96,14 +96,22 @@ def ingest_id(request: IngestRequest, checksum: str) -> str:
 def partition_holds(
     con: duckdb.DuckDBPyConnection, league: str, season: str, checksum: str
 ) -> bool:
-    """Whether the partition's stored matches are exactly those of the file ``checksum``: every
-    stored row carries it (an empty partition holds nothing). Content ingested before but not
-    held now (a good file put back after a bad one) must be applied again."""
+    """Whether the partition holds exactly the file ``checksum``: every stored match carries
+    it, or (a partition emptied by an allowed shrink) the last file loaded into it is that
+    one. Content ingested before but not held now (a good file put back after a bad one) must
+    be applied again."""
     held = con.execute(
         "SELECT DISTINCT source_checksum FROM matches WHERE league = ? AND season = ?",
         [league, season],
     ).fetchall()
-    return held == [(checksum,)]
+    if held:
+        return held == [(checksum,)]
+    last = con.execute(
+        "SELECT checksum FROM ingestion_log WHERE league = ? AND season = ? AND source = ? "
+        "AND status = 'loaded' ORDER BY finished_at DESC LIMIT 1",
+        [league, season, SOURCE],
+    ).fetchall()
+    return last == [(checksum,)]
 
 
 def _attempt_id(con: duckdb.DuckDBPyConnection, request: IngestRequest, ident: str) -> str:
