@@ -283,3 +283,45 @@ def test_a_rejected_coupon_is_not_stored_in_the_raw_layer(tmp_path):
     finally:
         con.close()
     assert not (tmp_path / "raw").exists() or not any((tmp_path / "raw").rglob("*.*"))
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, message: str) -> None:
+        self.lines.append(message)
+
+    error = info
+
+
+def test_the_inbox_rejects_bad_coupons_once_and_keeps_no_raw_bytes(tmp_path):
+    """The sensor's tick (``scan_inbox``) on a deep JSON, a 10 MB CSV and string odds: each is
+    moved to rejected/ with its report, none is left to be retried, none reaches the raw layer;
+    a good coupon beside them is accepted."""
+    from jackpot_pipeline.defs.jackpots.assets import scan_inbox
+    from jackpot_pipeline.services.jackpot_inbox import JackpotPaths, inbox_files
+
+    paths = JackpotPaths(tmp_path / "jackpots")
+    paths.inbox.mkdir(parents=True)
+    bad = {
+        "deep.json": b"[" * 100_000,
+        "big.csv": big_csv_coupon(10 * 1024 * 1024),
+        "strings.json": with_odds(home="2.1"),
+    }
+    for name, data in {**bad, "good.json": original_form(FIXTURES)}.items():
+        (paths.inbox / name).write_bytes(data)
+    raw = tmp_path / "raw"
+
+    def validate(data: bytes, name: str):
+        return parse_coupon_bytes(data, name, resolve, TEAM_LEAGUES)
+
+    with time_bound(BOUND_S * 2):
+        tick = scan_inbox(inbox_files(paths.inbox), paths, raw, lambda _: False, validate, _Log())
+    assert sorted(tick.rejected) == sorted(bad) and tick.errors == []
+    assert [p.name for p in inbox_files(paths.inbox)] == ["good.json"]  # moved by its run
+    for name in bad:
+        report = (paths.rejected / f"{name}.error.txt").read_text()
+        assert report.startswith(f"Jackpot coupon rejected: {name}")
+    stored = sorted(p.name for p in raw.rglob("*") if p.is_file())
+    assert stored == [f"{tick.new_keys[0]}.json"]  # only the good coupon's bytes
