@@ -11,6 +11,9 @@ import csv
 import hashlib
 import io
 import shutil
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -292,3 +295,19 @@ class TmpWarehouse:
         """A query's result as a DataFrame, on a short-lived read-only connection."""
         with duckdb.connect(str(self.db), read_only=True) as con:
             return con.execute(sql, params or []).df()
+
+
+@contextmanager
+def time_bound(seconds: float) -> Iterator[None]:
+    """Fail (TimeoutError) if the block runs longer than ``seconds``: no case may hang."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"case ran longer than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,27 +28,12 @@ from jackpot_pipeline.core.coupon import (
 from jackpot_pipeline.services import warehouse
 from jackpot_pipeline.services.jackpots import predict_coupon
 from jackpot_pipeline.settings import Settings
+from jackpot_pipeline_tests._corpus import time_bound
 from jackpot_pipeline_tests.test_coupon import FIXTURES, TEAM_LEAGUES, json_bytes, resolve
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "jackpots" / "examples"
 CSV_EXAMPLE = EXAMPLES / "2025-04-12_football-data-names.csv"
 BOUND_S = 5.0
-
-
-@contextmanager
-def time_bound(seconds: float) -> Iterator[None]:
-    """Fail (TimeoutError) if the block runs longer than ``seconds``."""
-
-    def expire(signum, frame):
-        raise TimeoutError(f"case ran longer than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 class CountingResolver:
