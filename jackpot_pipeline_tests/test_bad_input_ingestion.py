@@ -380,3 +380,17 @@ def test_an_allowed_file_emptying_its_partition_is_idempotent(state):
     after = state.dump()
     for table in MATCH_TABLES:
         assert after[table] == before[table], table
+
+
+def test_too_few_clubs_for_the_league_is_refused(state):
+    """Only the matches among ten clubs (90 of them), with 2022-23 stored as history."""
+    assert state.ingest(real_bytes("2223", "E0"), season="2022-23").status == "loaded"
+    ten = set(real_teams()[:10])
+    lines = _lines(real_bytes())
+    kept = [line for line in lines[1:] if {c.decode() for c in line.split(b",")[3:5]} <= ten]
+    before = state.dump()
+    with time_bound(BOUND_S), pytest.raises(PartitionRefusedError) as caught:
+        state.ingest(lines[0] + b"".join(kept))
+    assert "10 clubs in E0 2023-24 over 90 matches; at least 16 are plausible" in str(caught.value)
+    for table in MATCH_TABLES:
+        assert state.dump()[table] == before[table], table

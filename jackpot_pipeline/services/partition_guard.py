@@ -14,9 +14,11 @@ stored seasons before anything is written:
   record (a mis-decoded ``Nott’m Forest`` is not a new club); others are new clubs
   (promoted), logged;
 * **plausibility** — clubs at most ``TEAM_SLACK`` above the league's largest stored season
-  (``GENERIC_MAX_TEAMS`` without history); matches at most ``SCHEDULE_SLACK`` × the league's
-  largest stored rounds ratio m / (n (n − 1)) × n (n − 1) (4 rounds without history); at most
-  ``max(MIN_NEW_TEAMS, NEW_TEAM_SHARE × n)`` clubs absent from this and the adjacent seasons.
+  (``GENERIC_MAX_TEAMS`` without history) and, once a file has as many matches as the
+  smallest stored season has clubs, at most ``TEAM_SLACK`` below it; matches at most
+  ``SCHEDULE_SLACK`` × the league's largest stored rounds ratio m / (n (n − 1)) × n (n − 1)
+  (4 rounds without history); at most ``max(MIN_NEW_TEAMS, NEW_TEAM_SHARE × n)`` clubs
+  absent from this and the adjacent seasons.
 
 Losing rows or stored matches is applied only with ``allow_shrink`` (and logged); an
 implausible file is always refused.
@@ -175,6 +177,12 @@ def implausible_size(parsed: ParsedFile, state: PartitionState) -> str | None:
     if n > max_teams:
         basis = f"{len(history)} stored seasons" if len(history) else "a league without history"
         return f"{n} clubs in {where}; at most {max_teams} are plausible ({basis})"
+    usual = int(history["teams"].min()) if len(history) else 0
+    if matches >= usual and n < usual - TEAM_SLACK:
+        return (
+            f"{n} clubs in {where} over {matches} matches; at least {usual - TEAM_SLACK} are "
+            f"plausible once a round is played ({len(history)} stored seasons)"
+        )
     rounds = (
         float((history["matches"] / (history["teams"] * (history["teams"] - 1))).max())
         if len(history)
