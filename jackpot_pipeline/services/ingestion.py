@@ -115,8 +115,8 @@ def partition_holds(
 
 
 def _attempt_id(con: duckdb.DuckDBPyConnection, request: IngestRequest, ident: str) -> str:
-    """``ident`` for a first attempt; for bytes applied again (the restore case), an id derived
-    from it and the partition's number of log rows, so every application is logged once."""
+    """The log id of bytes loaded before and applied again (the restore case): ``ident`` with
+    the partition's number of log rows, so each application has its own ``ingestion_log`` row."""
     done = con.execute(
         "SELECT count(*) FROM ingestion_log WHERE league = ? AND season = ? AND source = ?",
         [request.league, request.season, SOURCE],
