@@ -213,6 +213,18 @@ def test_every_problem_of_an_original_form_coupon_is_listed_at_once():
     ]
 
 
+def test_wrong_types_are_named_once_each():
+    doc = {"id": [1], "name": 5, "fixtures": [{**FIXTURES[0], "id": [1], "league": 7}]}
+    with pytest.raises(CouponValidationError) as caught:
+        parse_coupon_bytes(json.dumps(doc).encode(), "c.json", resolve, TEAM_LEAGUES)
+    assert [str(problem) for problem in caught.value.problems] == [
+        "'id' must be text or a whole number, got [1]",
+        "'name' must be text, got 5",
+        "row 1: 'id' must be text or a whole number, got [1]",
+        "row 1: 'league' must be text, got 7",
+    ]
+
+
 def test_original_form_carries_the_same_fixtures():
     native = json_bytes([{**f, "kickoff": "2024-08-16"} for f in FIXTURES])
     original = original_form(FIXTURES, created="2024-08-16T09:00:00Z")

@@ -535,19 +535,24 @@ def _report(
     """One problem per model error (missing fields of an absent CSV column are reported once
     by the header check); returns the top-level keys in error."""
     bad: set[str] = set()
+    reported: set[str] = set()  # a union's members report one problem twice
     for item in error.errors():
         loc = [str(part) for part in item["loc"]]
         bad.add(loc[0] if loc else "")
-        if item["type"] == "missing" and loc and loc[-1] in absent:
+        message = _message(item, loc, row)
+        if (item["type"] == "missing" and loc[-1] in absent) or message in reported:
             continue
-        findings.problem(_message(item, loc, row), row)
+        reported.add(message)
+        findings.problem(message, row)
     return bad
 
 
 def _message(item: Any, loc: list[str], row: int | None) -> str:
     """A model error in the words of the coupon format."""
-    kind, value, key = item["type"], item.get("input"), loc[-1] if loc else ""
     in_odds = len(loc) == 2 and loc[0] == "odds"
+    # A field's name, or the price's: union members add their type to ``loc`` ('id', 'str').
+    kind, value = item["type"], item.get("input")
+    key = loc[-1] if in_odds else (loc[0] if loc else "")
     if kind == "extra_forbidden":
         what, allowed = (
             ("odds key", ODDS_KEYS)
@@ -581,6 +586,8 @@ def _message(item: Any, loc: list[str], row: int | None) -> str:
         return f"required field {key!r} is not a list"
     if kind == "string_too_long":
         return f"{key!r} is longer than {item['ctx']['max_length']} characters"
+    if key == "id":
+        return f"'id' must be text or a whole number, got {value!r}"
     return f"{key!r} must be text, got {value!r}"
 
 
