@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from jackpot_pipeline.core.teams import Resolution
+
 MAX_FIXTURES = 20
 MIN_ODDS = 1.01
 # Bounds on the 1X2 overround 1/h + 1/d + 1/a − 1. Real books run from about 2 % (sharp) to
@@ -44,8 +46,9 @@ CSV_COLUMNS = (*REQUIRED_FIELDS, "league", *(f"odds_{key}" for key in ODDS_KEYS)
 TOP_LEVEL_FIELDS = ("id", "name", "fixtures")
 SIDES = ("home", "away")
 
-Resolve = Callable[[str, str | None], str]
-"""(team name, league code or None) → team id; raises ValueError with suggestions if unknown."""
+Resolve = Callable[[str, str | None], str | Resolution]
+"""(team name, league code or None) → team id, or its :class:`Resolution` (then fuzzy matches
+are reported on the fixture); raises ValueError with suggestions if unknown."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,23 @@ class Odds:
         return 1 / self.home + 1 / self.draw + 1 / self.away - 1
 
 
+def team_id_of(resolved: str | Resolution | None) -> str | None:
+    """The team id a :data:`Resolve` returned (itself, or a resolution's)."""
+    return resolved.team_id if isinstance(resolved, Resolution) else resolved
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    """A team name resolved only approximately (fuzzy): as written, the alias it matched, the
+    club and the similarity score (0-1)."""
+
+    side: str
+    written: str
+    matched: str
+    team_id: str
+    score: float
+
+
 @dataclass(frozen=True)
 class CouponFixture:
     """One validated fixture: names as written, resolved team ids, kickoff in UTC or a date."""
@@ -74,6 +94,7 @@ class CouponFixture:
     kickoff: datetime | date
     league: str | None
     odds: Odds | None
+    name_matches: tuple[NameMatch, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -302,7 +323,8 @@ def _validate_record(row: int, record: object, context: _Context) -> CouponFixtu
     _check_keys(record, FIXTURE_FIELDS, "field", row, findings)
     names = {side: _required_text(record, side, row, context) for side in SIDES}
     league = _league(record.get("league"), row, findings)
-    ids = {side: _resolve(name, side, league, row, context) for side, name in names.items()}
+    resolved = {side: _resolve(name, side, league, row, context) for side, name in names.items()}
+    ids = {side: team_id_of(r) for side, r in resolved.items()}
     kickoff = _kickoff(record.get("kickoff"), row, context)
     odds = _odds(record.get("odds"), row, findings)
     _check_teams(row, names, ids, league, context)
@@ -317,6 +339,11 @@ def _validate_record(row: int, record: object, context: _Context) -> CouponFixtu
         kickoff=kickoff,
         league=league,
         odds=odds,
+        name_matches=tuple(
+            NameMatch(side, names[side], r.alias, r.team_id, r.score)
+            for side, r in resolved.items()
+            if isinstance(r, Resolution) and r.method == "fuzzy"
+        ),
     )
 
 
@@ -359,7 +386,7 @@ def _league(value: object, row: int, findings: _Findings) -> str | None:
 
 def _resolve(
     name: str | None, side: str, league: str | None, row: int, context: _Context
-) -> str | None:
+) -> str | Resolution | None:
     """The team id of one side, reporting the resolver's message (with suggestions) if unknown."""
     if name is None:
         return None

@@ -26,7 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from jackpot_pipeline.core.coupon import Resolve
+from jackpot_pipeline.core.coupon import Resolve, team_id_of
 from jackpot_pipeline.core.jackpot_analytics import DEFAULT_MISSES, SetAnalysis, analyse_jackpot
 from jackpot_pipeline.core.prediction_sets import PREDICTION_SETS
 from jackpot_pipeline.services.jackpot_model import RESULT_WINDOW_DAYS, json_default, team_resolver
@@ -99,7 +99,7 @@ def _results_index(
         if tuple(n.casefold() for n in names) == written:
             return i
         try:
-            ids = tuple(resolve(n, fixture.league) for n in names)
+            ids = tuple(team_id_of(resolve(n, fixture.league)) for n in names)
         except ValueError:
             continue
         if ids == (fixture.home_team_id, fixture.away_team_id):

@@ -81,7 +81,7 @@ def predict_file(
     settings = settings or Settings.from_env()
     path = Path(path)
     data = path.read_bytes()
-    con = warehouse.connect(settings.warehouse_path)
+    con = warehouse.connect(settings.warehouse_path, lock_timeout_s=settings.lock_timeout_s)
     try:
         run = predict_coupon(con, data, path.name, settings=settings)
         report = jackpot_report(
