@@ -75,7 +75,7 @@ def predict_file(
     settings: Settings | None = None,
 ) -> JackpotReport:
     """``jackpot predict FILE [--set G] [--budget N]``: validate, predict through the asset's
-    path (same immutable rows), export, and return the report (print ``report.text()``).
+    path (same immutable rows), export, and return the report (shown by :mod:`cli.predict`).
 
     Raises :class:`CouponValidationError` (print ``error.report()``) for an invalid file."""
     settings = settings or Settings.from_env()
