@@ -53,7 +53,7 @@ def print_explanation(explained: dict[str, Any], out: Console) -> None:
     out.print(
         f"Model {model['model_id']} (params {model['params_version']}, data "
         f"{model['data_version']}): fitted as of {model['as_of']} on "
-        f"{model['n_train_matches']} matches since {model['training_since']}, "
+        f"{model['n_train_matches']:,} matches since {model['training_since']}, "
         f"ξ {model['xi']:.4g}{_source(model['xi_source'])}, ρ {model['rho']:.3f}",
         overflow="fold",
     )
@@ -64,6 +64,7 @@ def print_explanation(explained: dict[str, Any], out: Console) -> None:
     out.print(f"Top scores: {scores}")
     out.print()
     out.print(_steps_table(explained, terminal))
+    out.print()
     out.print("Probabilities are estimates, not betting advice.")
 
 
@@ -136,8 +137,8 @@ def _steps_table(explained: dict[str, Any], terminal: bool) -> Any:
     grid.add_row("Dixon-Coles", *_pcts(model["probs"]), model["model_id"])
     curve = calibration["curve"] or {}
     cal_from = (
-        f"{calibration['version']} ({curve.get('scope')}, to {curve.get('trained_on_end')}, "
-        f"n {curve.get('n_samples')})"
+        f"{calibration['version']} ({curve.get('scope')} curve to "
+        f"{curve.get('trained_on_end')}, n={curve.get('n_samples') or 0:,})"
         if calibration["calibrated"]
         else f"{calibration['version']}: identity (no curve)"
     )
@@ -146,7 +147,7 @@ def _steps_table(explained: dict[str, Any], terminal: bool) -> Any:
         grid.add_row("market", "-", "-", "-", "no market odds")
     else:
         odds = (
-            "" if market["odds"] is None else " odds " + "/".join(f"{o:g}" for o in market["odds"])
+            "" if market["odds"] is None else ", odds " + "/".join(f"{o:g}" for o in market["odds"])
         )
         over = "" if market["overround"] is None else f", margin {100 * market['overround']:.1f}%"
         grid.add_row(
@@ -160,7 +161,9 @@ def _steps_table(explained: dict[str, Any], terminal: bool) -> Any:
         grid.add_row(f"{s['set']} {s['label']}", *_pcts(s["probs"]), _set_rule(s))
     if params["version"]:
         grid.add_section()
-        grid.add_row("set parameters", "", "", "", str(params["version"]))
+        fitted = (params["params"] or {}).get("n_train")
+        on = f" (fitted on n={fitted:,})" if fitted else ""
+        grid.add_row("set parameters", "", "", "", f"{params['version']}{on}")
     return grid
 
 
@@ -170,7 +173,7 @@ def _set_rule(s: dict[str, Any]) -> str:
     if s["fell_back_to_a"]:
         return "= A (no market odds)"
     parts = []
-    if s["model_weight"] is not None and s["set"] != "A":
+    if s["model_weight"] is not None and s["set"] != "A" and "draw_boost" not in detail:
         parts.append(f"model weight {s['model_weight']:.2f}")
     if "pooling" in detail:
         parts.append(f"{detail['pooling']} pool")

@@ -62,13 +62,18 @@ def print_report(report: Any, out: Console) -> None:
     jackpot = stored.jackpot
     fixtures = stored.fixtures
     flags = json.loads(jackpot["flags"])
-    name = jackpot["coupon_name"] or jackpot["coupon_id"]
     state = "new" if report.created else "stored earlier, re-read"
-    out.print(f"Jackpot {name} — version {report.version} ({state})", overflow="fold")
+    models = json.loads(jackpot["model_version"])
+    out.print(f"Jackpot {jackpot['coupon_name'] or jackpot['coupon_id']}", overflow="fold")
     out.print(
-        f"Coupon {jackpot['coupon_id']} ({jackpot['source']}, sha256 "
-        f"{jackpot['content_sha256'][:12]}…), {jackpot['n_fixtures']} fixtures, leagues "
-        f"{jackpot['leagues']}; models {', '.join(json.loads(jackpot['model_version']))}",
+        f"Version {report.version} ({state}) · {jackpot['n_fixtures']} fixtures · leagues "
+        f"{jackpot['leagues'].replace(',', ' ')}",
+        overflow="fold",
+    )
+    out.print(
+        f"Coupon {jackpot['coupon_id']} · file {jackpot['source']} (sha256 "
+        f"{jackpot['content_sha256'][:12]}…) · {len(models)} Dixon-Coles "
+        f"fit{'s' if len(models) > 1 else ''}",
         overflow="fold",
     )
     out.print(_fixture_table(report, terminal))
@@ -82,6 +87,7 @@ def print_report(report: Any, out: Console) -> None:
         out.print(line, overflow="fold")
     out.print()
     out.print(_sets_table(report, terminal))
+    out.print()
     out.print(_picks_table(report, terminal))
     if not flags:
         out.print(render.marker(render.OK, "no fixture flagged"))
@@ -110,7 +116,7 @@ def _fixture_table(report: Any, terminal: bool) -> Table:
         ("#", "right"),
         "fixture",
         "lg",
-        "kickoff UTC",
+        "kickoff (UTC)",
         ("1", "right"),
         ("X", "right"),
         ("2", "right"),
@@ -151,7 +157,7 @@ def _ticket_lines(report: Any) -> list[str]:
     analysis = report.analyses[report.set_name]
     argmax, combination = analysis.argmax, analysis.combination
     lines = [
-        f"Set {report.set_name} argmax ticket {' '.join(argmax.codes)}: P(all correct) = "
+        f"Set {report.set_name} ticket {' '.join(argmax.codes)}: P(all correct) "
         f"{argmax.p_all_correct:.3g} (1 in {_one_in(argmax.p_all_correct)}), expected "
         f"correct {argmax.expected_correct:.2f}",
         f"Best {combination.lines}-line ticket for a budget of {report.budget}: "
@@ -194,7 +200,7 @@ def _sets_table(report: Any, terminal: bool) -> Table:
             f"{ticket.p_all_correct:.2g}",
             _one_in(ticket.p_all_correct),
             f"{ticket.expected_correct:.1f}",
-            *(render.percent(ticket.p_at_least[t]) for t in misses),
+            *(f"{ticket.p_at_least[t]:.2g}" for t in misses),
             f"{analysis.combination.p_all_correct:.2g}",
         ]
         if known:

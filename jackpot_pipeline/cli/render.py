@@ -80,6 +80,7 @@ def console(stderr: bool = False) -> Console:
         force_terminal=terminal,
         no_color=not terminal,
         highlight=False,
+        markup=False,  # names and values are printed as written, never read as [markup]
         emoji=False,
         soft_wrap=False,
     )
@@ -102,6 +103,7 @@ def table(
         box=box.SIMPLE_HEAD if terminal else PLAIN_BOX,
         pad_edge=False,
         padding=(0, 1),
+        collapse_padding=True,
         show_edge=False,
         header_style="bold" if terminal else "",
         title_style="bold" if terminal else "",
