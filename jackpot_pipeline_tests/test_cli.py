@@ -116,8 +116,12 @@ def test_predict_rejects_an_invalid_coupon_with_every_problem(
     bad = tmp_path / "bad.csv"
     bad.write_text("home,away,kickoff\nArsenal,Arsenal,2025-04-12\nNowhere FC,Chelsea,12/04/25\n")
     result = jackpot(env, "predict", str(bad))
-    assert result.returncode == 2
-    assert "Arsenal" in result.stdout and "Nowhere FC" in result.stdout
+    assert result.returncode == 2 and result.stdout == ""
+    assert "Arsenal" in result.stderr and "Nowhere FC" in result.stderr
+    assert "Traceback" not in result.stderr
+    as_json = jackpot(env, "predict", str(bad), "--json")
+    problems = json.loads(as_json.stdout)["error"]["problems"]
+    assert as_json.returncode == 2 and len(problems) >= 2
 
 
 TYPO_COUPON = (

@@ -11,6 +11,7 @@ from jackpot_pipeline.cli import render
 from jackpot_pipeline.cli.errors import CliError, UsageError
 from jackpot_pipeline.cli.options import add_command, positive_int
 from jackpot_pipeline.cli.reading import read_warehouse
+from jackpot_pipeline.settings import Settings
 
 EXAMPLES = """
 jackpot explain data/jackpots/examples/2025-04-12_football-data-names.csv --fixture 3
@@ -30,7 +31,8 @@ def command_explain(args: argparse.Namespace) -> int:
     try:
         with read_warehouse() as con:
             if args.match is not None:
-                explained = explain.explain_match(con, args.match)
+                method = Settings.from_env().margin_method
+                explained = explain.explain_match(con, args.match, method)
             else:
                 version = explain.find_jackpot_version(con, args.coupon)
                 explained = explain.explain_fixture(con, version, args.fixture)
@@ -50,22 +52,44 @@ def print_explanation(explained: dict[str, Any], out: Console) -> None:
         out.print(line)
     model = explained["model"]
     out.print()
-    out.print(
-        f"Model {model['model_id']} (params {model['params_version']}, data "
-        f"{model['data_version']}): fitted as of {model['as_of']} on "
-        f"{model['n_train_matches']:,} matches since {model['training_since']}, "
-        f"ξ {model['xi']:.4g}{_source(model['xi_source'])}, ρ {model['rho']:.3f}",
-        overflow="fold",
-    )
-    out.print(_ratings_table(explained, terminal))
+    out.print(_model_line(model), overflow="fold")
+    if model["rho"] is None:
+        out.print(
+            render.marker(
+                render.WARN,
+                "ratings, ρ and home advantage of this refit are not stored (only λ, μ and "
+                "the 1X2 are)",
+            ),
+            overflow="fold",
+        )
+    else:
+        out.print(_ratings_table(explained, terminal))
     for line in _lambda_lines(model):
         out.print(line)
-    scores = " · ".join(f"{s['score']} {render.percent(s['prob'], 1)}" for s in model["top_scores"])
-    out.print(f"Top scores: {scores}")
+    if model["top_scores"]:
+        scores = " · ".join(
+            f"{s['score']} {render.percent(s['prob'], 1)}" for s in model["top_scores"]
+        )
+        out.print(f"Top scores: {scores}")
     out.print()
     out.print(_steps_table(explained, terminal))
     out.print()
     out.print("Probabilities are estimates, not betting advice.")
+
+
+def _model_line(model: dict[str, Any]) -> str:
+    """The fit: ids, as-of date, training window, ξ and ρ (what is stored of them)."""
+    parts = [f"Model {model['model_id']}"]
+    versions = [f"{k} {model[f'{k}_version']}" for k in ("params", "data") if model[f"{k}_version"]]
+    if versions:
+        parts.append(f"({', '.join(versions)})")
+    fitted = f": fitted as of {model['as_of']} on {model['n_train_matches']:,} matches"
+    if model["training_since"]:
+        fitted += f" since {model['training_since']}"
+    fitted += f", ξ {model['xi']:.4g}{_source(model['xi_source'])}"
+    if model["rho"] is not None:
+        fitted += f", ρ {model['rho']:.3f}"
+    return " ".join(parts) + fitted
 
 
 def _header(explained: dict[str, Any]) -> list[str]:
@@ -96,14 +120,14 @@ def _header(explained: dict[str, Any]) -> list[str]:
 
 def _ratings_table(explained: dict[str, Any], terminal: bool) -> Any:
     model = explained["model"]
-    names = explained.get("fixture") or explained["match"]
+    fixture = explained.get("fixture") or {
+        side: explained["match"][f"{side}_team"] for side in ("home", "away")
+    }
     grid = render.table("", ("attack", "right"), ("defence", "right"), terminal=terminal)
     for side in ("home", "away"):
         ratings = model[side]
         grid.add_row(
-            f"{names[side] if side in names else names[side + '_team']} ({side})",
-            _number(ratings["attack"]),
-            _number(ratings["defence"]),
+            f"{fixture[side]} ({side})", _number(ratings["attack"]), _number(ratings["defence"])
         )
     grid.add_row("home advantage", _number(model["home_advantage"]), "")
     return grid

@@ -150,9 +150,12 @@ def explain_fixture(con: duckdb.DuckDBPyConnection, version: str, fixture: int) 
 # ---------------------------------------------------------------------------- past match
 
 
-def explain_match(con: duckdb.DuckDBPyConnection, match_id: str) -> dict[str, Any]:
+def explain_match(
+    con: duckdb.DuckDBPyConnection, match_id: str, margin_method: str = "shin"
+) -> dict[str, Any]:
     """The walk-forward forecast of a historical match and the stored fit, calibration and
-    set parameters of its league and season."""
+    set parameters of its league and season; the market by ``margin_method`` first (every
+    stored method under ``market.methods``)."""
     _require(con, "oos_predictions", "no walk-forward predictions yet (run `jackpot run`)")
     match = _one(con, "SELECT * FROM matches WHERE match_id = ?", [match_id])
     oos = _one(con, "SELECT * FROM oos_predictions WHERE match_id = ?", [match_id])
@@ -187,7 +190,10 @@ def explain_match(con: duckdb.DuckDBPyConnection, match_id: str) -> dict[str, An
         "SELECT * FROM prediction_sets WHERE match_id = ? ORDER BY set_name",
         [match_id],
     )
-    market = _all(con, "SELECT * FROM market_probabilities WHERE match_id = ?", [match_id])
+    market = sorted(  # the configured margin method first
+        _all(con, "SELECT * FROM market_probabilities WHERE match_id = ?", [match_id]),
+        key=lambda m: m["method"] != margin_method,
+    )
     curve = _one(
         con,
         "SELECT scope, trained_on_start, trained_on_end, n_samples, is_identity "
@@ -205,9 +211,7 @@ def explain_match(con: duckdb.DuckDBPyConnection, match_id: str) -> dict[str, An
         "match": {key: match[key] for key in MATCH_KEYS},
         "model": _model_part(row, oos["model_version"], fit.get("params_version")),
         "calibration": {
-            "version": None
-            if curve is None
-            else f"{match['league']} {match['season']} ({curve['scope']})",
+            "version": None if curve is None else f"{match['league']} {match['season']}",
             "calibrated": curve is not None and not curve["is_identity"],
             "before": _triple(row, "dc_prob"),
             "after": None if a is None else _triple(a, "p"),
