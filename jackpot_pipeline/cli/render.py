@@ -16,7 +16,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from datetime import date, datetime
 from typing import IO, Any
@@ -180,7 +180,8 @@ class StepProgress:
     def advance(self, line: str | Text = "") -> None:
         """One step done; ``line`` (if any) is printed above the bar."""
         if line:
-            (self._progress.console if self._progress else self._out).print(line)
+            target = self._progress.console if self._progress else self._out
+            target.print(line, markup=False, highlight=False)
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task)
 
@@ -259,7 +260,3 @@ def jsonable(value: Any) -> Any:
         return value
     return str(value)
 
-
-def rows_of(frame: pd.DataFrame, columns: Sequence[str]) -> list[list[Any]]:
-    """The listed columns of a frame as rows."""
-    return frame[list(columns)].to_numpy().tolist()

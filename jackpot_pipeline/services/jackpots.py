@@ -78,6 +78,8 @@ def predict_file(
     path (same immutable rows), export, and return the report (shown by :mod:`cli.predict`).
 
     Raises :class:`CouponValidationError` (print ``error.report()``) for an invalid file."""
+    if budget < 1:  # checked before anything is stored
+        raise ValueError(f"the budget must be at least 1 line, got {budget}")
     settings = settings or Settings.from_env()
     path = Path(path)
     data = path.read_bytes()
