@@ -108,11 +108,7 @@ def _header(explained: dict[str, Any]) -> list[str]:
         f"{f['home']} v {f['away']} · {f['league']}{' (inferred)' if f['league_inferred'] else ''}"
         f" {f['season']} · {render.short_kickoff(f['kickoff'])} UTC",
     ]
-    lines += [
-        f"Name matched approximately: {m['side']} {m['written']!r} → {m['matched']} "
-        f"({m['team_id']}, score {m['score']:.2f})"
-        for m in f["name_matches"]
-    ]
+    lines += [render.name_match_text(m) for m in f["name_matches"]]
     if f["flags"]:
         lines.append(f"{render.WARN} {render.flag_legend(f['flags'])}")
     return lines

@@ -101,11 +101,7 @@ def name_match_lines(fixtures: Any) -> list[str]:
     lines = []
     for row in fixtures.itertuples(index=False):
         for match in json.loads(getattr(row, "name_matches", None) or "[]"):
-            lines.append(
-                f"row {row.match_order}: {match['side']} name {match['written']!r} matched "
-                f"approximately to {match['matched']} ({match['team_id']}, score "
-                f"{match['score']:.2f})"
-            )
+            lines.append(f"row {row.match_order}: {render.name_match_text(match)}")
     return lines
 
 

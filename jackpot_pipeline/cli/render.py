@@ -168,6 +168,15 @@ def flag_legend(flags: Iterable[str]) -> str:
     return "Flags: " + " · ".join(f"{flag_code(f)} {f.replace('_', ' ')}" for f in used)
 
 
+def name_match_text(match: dict[str, Any]) -> str:
+    """ "away name 'Man Untied' matched approximately to Man United (eng-man-united, score
+    0.90)" for a stored fuzzy name match."""
+    return (
+        f"{match['side']} name {match['written']!r} matched approximately to "
+        f"{match['matched']} ({match['team_id']}, score {match['score']:.2f})"
+    )
+
+
 # ------------------------------------------------------------------------------ progress
 
 
