@@ -234,6 +234,19 @@ def test_explain_traces_a_fixture_to_its_stored_rows(
         [version],
     )
     assert [(s["set"], *s["probs"], s["model_weight"]) for s in explained["sets"]] == sets
+    assert_log_pool(explained)
+
+
+def assert_log_pool(explained: dict) -> None:
+    """Sets B and C are the logarithmic pool A^w·M^(1−w) / Σ of the calibrated model and the
+    market with the model weight w that explain shows (recomputed here)."""
+    a = explained["calibration"]["after"]
+    market = explained["market"]["probs"]
+    for s in explained["sets"]:
+        if s["set"] in ("B", "C") and not s["fell_back_to_a"]:
+            w = s["model_weight"]
+            pooled = [p**w * m ** (1 - w) for p, m in zip(a, market, strict=True)]
+            assert s["probs"] == pytest.approx([v / sum(pooled) for v in pooled], abs=1e-12)
 
 
 def test_explain_a_historical_match(run: subprocess.CompletedProcess, env: dict[str, str]) -> None:
@@ -254,6 +267,8 @@ def test_explain_a_historical_match(run: subprocess.CompletedProcess, env: dict[
     )
     assert [(s["set"], s["probs"][0]) for s in explained["sets"]] == stored
     assert math.isclose(sum(explained["sets"][0]["probs"]), 1.0)
+    assert explained["market"]["margin_method"] == "shin"
+    assert_log_pool(explained)
     unknown = jackpot(env, "explain", "--match", "no-such-match")
     assert unknown.returncode == 1 and "no match 'no-such-match'" in unknown.stderr
     assert "Traceback" not in unknown.stderr

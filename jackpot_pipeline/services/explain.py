@@ -27,7 +27,11 @@ import duckdb
 import numpy as np
 
 from jackpot_pipeline.core.dixon_coles import grid_size, score_grid
-from jackpot_pipeline.core.prediction_sets import PREDICTION_SETS
+from jackpot_pipeline.core.prediction_sets import (
+    MARKET_DOMINANT_MODEL_WEIGHT,
+    MEMBER_NAMES,
+    PREDICTION_SETS,
+)
 from jackpot_pipeline.services import warehouse
 
 TOP_SCORES = 5
@@ -206,6 +210,7 @@ def explain_match(
         [match["league"], match["season"]],
     )
     a = next((s for s in sets if s["set_name"] == "A"), None)
+    stored_params = None if params is None else json.loads(params["params"])
     return {
         "kind": "historical_match",
         "match": {key: match[key] for key in MATCH_KEYS},
@@ -227,7 +232,7 @@ def explain_match(
         },
         "set_params": {
             "version": None if params is None else f"{match['league']} {match['season']}",
-            "params": None if params is None else json.loads(params["params"]),
+            "params": stored_params,
         },
         "sets": [
             {
@@ -236,13 +241,37 @@ def explain_match(
                 "probs": _triple(s, "p"),
                 "pick": "1X2"[int(np.argmax(_triple(s, "p")))],
                 "entropy": s["entropy"],
-                "model_weight": None,
                 "fell_back_to_a": s["fell_back_to_a"],
-                "detail": {},
+                **season_set_rule(s["set_name"], stored_params, match["league"]),
             }
             for s in sets
         ],
     }
+
+
+def season_set_rule(name: str, params: dict[str, Any] | None, league: str) -> dict[str, Any]:
+    """``model_weight`` and ``detail`` of set ``name`` from a league-season's stored set
+    parameters (the walk-forward stores them per season, not per match)."""
+    if name == "A":
+        return {"model_weight": 1.0, "detail": {"formula": "calibrated model"}}
+    if params is None:
+        return {"model_weight": None, "detail": {}}
+    pooling = {"pooling": params["pooling"]}
+    rules: dict[str, tuple[float | None, dict[str, Any]]] = {
+        "B": (params["model_weight"], pooling),
+        "C": (MARKET_DOMINANT_MODEL_WEIGHT, pooling),
+        "D": (None, {
+            "draw_boost": params["draw_boost"].get(league, params["pooled_draw_boost"]),
+            "draw_boost_scope": league if league in params["draw_boost"] else "pooled",
+        }),
+        "E": (params["model_weight"], {**pooling, "temperature": params["temperature"]}),
+        "F": (None, {"kelly_scale": params["kelly_scale"]}),
+        "G": (None, {"ensemble_weights": dict(
+            zip(MEMBER_NAMES, params["ensemble_weights"], strict=True)
+        )}),
+    }  # fmt: skip
+    weight, detail = rules[name]
+    return {"model_weight": weight, "detail": detail}
 
 
 # ------------------------------------------------------------------------------- helpers
