@@ -189,6 +189,18 @@ def test_predict_json_is_one_document_with_the_stored_numbers(
     assert all(Path(p).exists() for p in document["exports"])
 
 
+def test_predict_with_a_results_file_that_matches_nothing_is_one_line(
+    run: subprocess.CompletedProcess, env: dict[str, str], tmp_path: Path
+) -> None:
+    coupon = Path(env["JACKPOT_JACKPOTS_DIR"]) / "processed" / COUPON
+    results = tmp_path / "results.csv"
+    results.write_text("row,result\n99,H\n")
+    predicted = jackpot(env, "predict", str(coupon), "--results", str(results))
+    assert predicted.returncode == 1 and predicted.stdout == ""
+    (line,) = predicted.stderr.strip().splitlines()
+    assert "jackpot predict: error: cannot predict" in line and "matches no fixture" in line
+
+
 def test_explain_traces_a_fixture_to_its_stored_rows(
     run: subprocess.CompletedProcess, env: dict[str, str]
 ) -> None:

@@ -2,7 +2,7 @@
 traceback for an expected error.
 
 * usage errors (bad option values, unknown league or season, a missing coupon file) exit 2
-  with ``jackpot <command>: error: …`` — :class:`OneLineParser` and the argument types below;
+  with ``jackpot <command>: error: …`` (:mod:`cli.options`: the parser and argument types);
 * expected failures (:class:`CliError`, a warehouse locked past the timeout, a coupon that
   cannot be predicted) exit 1 with one line;
 * anything else is unexpected: its traceback goes to ``<data_dir>/logs/jackpot-<UTC time>.log``

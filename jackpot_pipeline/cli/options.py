@@ -7,6 +7,7 @@ League and season values are checked against ``defs.partitions.LEAGUE_CODES`` / 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -72,6 +73,8 @@ def input_file(value: str) -> Path:
         raise argparse.ArgumentTypeError(f"{value} is a directory, not a file")
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"{value} is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{value} is not readable (permissions)")
     return path
 
 

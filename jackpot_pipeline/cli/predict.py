@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jackpot_pipeline.cli import render
-from jackpot_pipeline.cli.errors import EXIT_USAGE
+from jackpot_pipeline.cli.errors import EXIT_USAGE, CliError
 from jackpot_pipeline.cli.options import add_command, input_file, positive_int
 
 EXAMPLES = """
@@ -46,6 +46,8 @@ def command_predict(args: argparse.Namespace) -> int:
                 }
             )
         return EXIT_USAGE
+    except ValueError as error:  # e.g. a results file that matches no fixture
+        raise CliError(f"cannot predict {args.file}: {error}") from None
     if args.json:
         render.emit_json(
             {**report.summary(), "created": report.created, "exports": list(report.exports)}
