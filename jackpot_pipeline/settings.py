@@ -24,6 +24,7 @@ class Settings:
     warehouse_path: Path = DATA_DIR / "warehouse.duckdb"
     raw_dir: Path = DATA_DIR / "raw"
     football_data_dir: Path = DATA_DIR / "football-data"
+    lock_timeout_s: float = 60.0  # how long a command waits for a warehouse held by a writer
     margin_method: str = "shin"  # multiplicative | additive | power | shin
     # Dixon-Coles
     rho: float = -0.13  # initial dependence parameter

@@ -493,7 +493,12 @@ def test_pooled_report_names_the_best_set_and_stores_the_pooled_rows(built: Slic
     assert pooled.loc["A", "n"] == n
     sets = pooled.loc[list(PREDICTION_SETS)]
     best = sets["rps"].idxmin()
-    text_report = report.report_text(built.db)
+    con = duckdb.connect(str(built.db), read_only=True)
+    try:
+        pooled_report = report.pooled_report(con)
+    finally:
+        con.close()
+    text_report = "\n".join([*pooled_report["best"], *pooled_report["targets"]])
     assert f"Best set by RPS: {report.LABELS[best]}" in text_report
     assert f"Best set by RPS: {report.LABELS[best]}" in event.metadata["best_set"].value
     assert "Target A within 1.5 %" in text_report
@@ -504,8 +509,9 @@ def test_pooled_report_names_the_best_set_and_stores_the_pooled_rows(built: Slic
     assert by_season["rps"].iloc[0] == pytest.approx(pooled.loc["A", "rps"], rel=1e-12)
 
 
-def test_report_text_without_results_says_what_to_run(tmp_path: Path) -> None:
-    assert "jackpot run" in report.report_text(tmp_path / "missing.duckdb")
+def test_pooled_report_is_none_before_the_pooled_asset_ran(tmp_path: Path) -> None:
     con = warehouse.connect(tmp_path / "empty.duckdb")
-    con.close()
-    assert "validation_report_pooled" in report.report_text(tmp_path / "empty.duckdb")
+    try:
+        assert report.pooled_report(con) is None
+    finally:
+        con.close()

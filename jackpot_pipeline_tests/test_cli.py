@@ -1,5 +1,8 @@
-"""The ``jackpot`` command end to end, in a subprocess with every path in a tmp folder."""
+"""The ``jackpot`` command end to end, in a subprocess with every path in a tmp folder, and in
+process through ``cli.main`` on the same warehouse: text (100 columns) and ``--json``."""
 
+import json
+import math
 import os
 import subprocess
 import sys
@@ -7,6 +10,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from scipy.stats import poisson
+
+from jackpot_pipeline import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "data" / "jackpots" / "examples" / "2025-04-12_football-data-names.csv"
@@ -17,7 +23,7 @@ COUPON = "e0-2025-04-12.csv"  # the example's E0 fixtures: the run below ingests
 def jackpot(env: dict[str, str], *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(JACKPOT), *args],
-        env=env,
+        env={**env, "COLUMNS": "100"},
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -101,7 +107,7 @@ def test_predict_report_and_status(run: subprocess.CompletedProcess, env: dict[s
     report = jackpot(env, "report")
     assert report.returncode == 0 and "closing market" in report.stdout
     status = jackpot(env, "status")
-    assert status.returncode == 0 and "soccer_epl" in status.stdout
+    assert status.returncode == 0 and "epl" in status.stdout
 
 
 def test_predict_rejects_an_invalid_coupon_with_every_problem(
@@ -110,5 +116,208 @@ def test_predict_rejects_an_invalid_coupon_with_every_problem(
     bad = tmp_path / "bad.csv"
     bad.write_text("home,away,kickoff\nArsenal,Arsenal,2025-04-12\nNowhere FC,Chelsea,12/04/25\n")
     result = jackpot(env, "predict", str(bad))
-    assert result.returncode == 2
-    assert "Arsenal" in result.stdout and "Nowhere FC" in result.stdout
+    assert result.returncode == 2 and result.stdout == ""
+    assert "Arsenal" in result.stderr and "Nowhere FC" in result.stderr
+    assert "Traceback" not in result.stderr
+    as_json = jackpot(env, "predict", str(bad), "--json")
+    problems = json.loads(as_json.stdout)["error"]["problems"]
+    assert as_json.returncode == 2 and len(problems) >= 2
+
+
+TYPO_COUPON = (
+    "# id: typos\nhome,away,kickoff,league\nNewcastle,Man Untied,2025-04-13T16:30:00+01:00,E0\n"
+    "Arsnal,Brentford,2025-04-12T17:30:00+01:00,E0\n"
+)
+
+
+def assert_fits(text: str, width: int = 100) -> None:
+    too_wide = [line for line in text.splitlines() if len(line) > width]
+    assert too_wide == [], too_wide
+
+
+def query(env: dict[str, str], sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(env["JACKPOT_WAREHOUSE_PATH"], read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def test_predict_reports_and_stores_fuzzy_names_in_100_columns(
+    run: subprocess.CompletedProcess, env: dict[str, str], tmp_path: Path
+) -> None:
+    assert run.returncode == 0
+    coupon = tmp_path / "typos.csv"
+    coupon.write_text(TYPO_COUPON)
+    predicted = jackpot(env, "predict", str(coupon))
+    assert predicted.returncode == 0, predicted.stdout[-3000:] + predicted.stderr[-3000:]
+    out = predicted.stdout
+    assert_fits(out)
+    assert "Newcastle v Man Untied~" in out
+    assert (
+        "row 1: away name 'Man Untied' matched approximately to Man United (eng-man-united, "
+        "score 0.90)" in " ".join(out.split())
+    )
+    assert "row 2: home name 'Arsnal' matched approximately to Arsenal" in " ".join(out.split())
+    assert "Sun 13 Apr 15:30" in out  # short kickoff, UTC
+    assert "\x1b[" not in out  # no colour codes when piped
+    stored = query(
+        env,
+        "SELECT match_order, name_matches FROM jackpot_fixtures f JOIN jackpots j "
+        "USING (jackpot_version) WHERE j.coupon_id = 'typos' ORDER BY match_order",
+    )
+    matches = {row: json.loads(text) for row, text in stored}
+    assert [(m["side"], m["written"], m["team_id"]) for m in matches[1]] == [
+        ("away", "Man Untied", "eng-man-united")
+    ]
+    assert matches[2][0]["score"] == pytest.approx(12 / 13)  # difflib ratio of arsnal/arsenal
+
+
+def test_predict_json_is_one_document_with_the_stored_numbers(
+    run: subprocess.CompletedProcess, env: dict[str, str]
+) -> None:
+    coupon = Path(env["JACKPOT_JACKPOTS_DIR"]) / "processed" / COUPON
+    predicted = jackpot(env, "predict", str(coupon), "--set", "B", "--budget", "4", "--json")
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    document = json.loads(predicted.stdout)  # the whole of stdout is one document
+    assert document["set"] == "B" and document["budget"] == 4 and document["created"] is False
+    version = document["jackpot"]["jackpot_version"]
+    stored = query(
+        env,
+        "SELECT match_order, prob_home, prob_draw, prob_away FROM predictions "
+        "WHERE jackpot_version = ? AND set_id = 'B' ORDER BY match_order",
+        [version],
+    )
+    assert [f["sets"]["B"]["probs"] for f in document["fixtures"]] == [list(r[1:]) for r in stored]
+    assert all(Path(p).exists() for p in document["exports"])
+
+
+def test_predict_with_a_results_file_that_matches_nothing_is_one_line(
+    run: subprocess.CompletedProcess, env: dict[str, str], tmp_path: Path
+) -> None:
+    coupon = Path(env["JACKPOT_JACKPOTS_DIR"]) / "processed" / COUPON
+    results = tmp_path / "results.csv"
+    results.write_text("row,result\n99,H\n")
+    predicted = jackpot(env, "predict", str(coupon), "--results", str(results))
+    assert predicted.returncode == 1 and predicted.stdout == ""
+    (line,) = predicted.stderr.strip().splitlines()
+    assert "jackpot predict: error: cannot predict" in line and "matches no fixture" in line
+
+
+def test_explain_traces_a_fixture_to_its_stored_rows(
+    run: subprocess.CompletedProcess, env: dict[str, str]
+) -> None:
+    coupon = Path(env["JACKPOT_JACKPOTS_DIR"]) / "processed" / COUPON
+    text = jackpot(env, "explain", str(coupon), "--fixture", "2")
+    assert text.returncode == 0, text.stdout[-3000:] + text.stderr[-3000:]
+    assert_fits(text.stdout)
+    for part in ("Arsenal v Brentford", "λ home = exp(", "Top scores:", "Dixon-Coles", "calibrated",
+                 "market", "G ensemble", "not betting advice"):  # fmt: skip
+        assert part in text.stdout, part
+    explained = json.loads(jackpot(env, "explain", str(coupon), "--fixture", "2", "--json").stdout)
+    version = explained["jackpot"]["jackpot_version"]
+    (row,) = query(
+        env,
+        "SELECT lambda_home, lambda_away, rho, likely_home_goals, likely_away_goals, "
+        "likely_score_prob, dc_prob_home, calibrated_prob_home, model_id, calibration_version "
+        "FROM jackpot_fixtures WHERE jackpot_version = ? AND match_order = 2",
+        [version],
+    )
+    model = explained["model"]
+    assert (model["lambda_home"], model["lambda_away"], model["rho"]) == row[:3]
+    assert model["lambda_from_ratings"]["lambda_home"] == pytest.approx(row[0], rel=1e-9)
+    assert model["lambda_from_ratings"]["lambda_away"] == pytest.approx(row[1], rel=1e-9)
+    # Top score: the stored likeliest score, its probability by the closed form
+    # τ(x, y)·Pois(x; λ)·Pois(y; μ) (scipy), independently of the project's grid.
+    lam, mu, rho = row[:3]
+    top = model["top_scores"][0]
+    x, y = row[3], row[4]
+    tau = {(0, 0): 1 - lam * mu * rho, (0, 1): 1 + lam * rho, (1, 0): 1 + mu * rho,
+           (1, 1): 1 - rho}.get((x, y), 1.0)  # fmt: skip
+    assert top["score"] == f"{x}-{y}"
+    assert top["prob"] == pytest.approx(tau * poisson.pmf(x, lam) * poisson.pmf(y, mu), rel=1e-9)
+    assert top["prob"] == pytest.approx(row[5], rel=1e-9)
+    probs = [s["prob"] for s in model["top_scores"]]
+    assert probs == sorted(probs, reverse=True) and len(probs) == 5
+    assert explained["calibration"]["before"][0] == row[6]
+    assert explained["calibration"]["after"][0] == row[7]
+    assert model["model_id"] == row[8] and explained["calibration"]["version"] == row[9]
+    sets = query(
+        env,
+        "SELECT set_id, prob_home, prob_draw, prob_away, blend_alpha FROM predictions "
+        "WHERE jackpot_version = ? AND match_order = 2 ORDER BY set_id",
+        [version],
+    )
+    assert [(s["set"], *s["probs"], s["model_weight"]) for s in explained["sets"]] == sets
+    assert_log_pool(explained)
+
+
+def assert_log_pool(explained: dict) -> None:
+    """Sets B and C are the logarithmic pool A^w·M^(1−w) / Σ of the calibrated model and the
+    market with the model weight w that explain shows (recomputed here)."""
+    a = explained["calibration"]["after"]
+    market = explained["market"]["probs"]
+    for s in explained["sets"]:
+        if s["set"] in ("B", "C") and not s["fell_back_to_a"]:
+            w = s["model_weight"]
+            pooled = [p**w * m ** (1 - w) for p, m in zip(a, market, strict=True)]
+            assert s["probs"] == pytest.approx([v / sum(pooled) for v in pooled], abs=1e-12)
+
+
+def test_explain_a_historical_match(run: subprocess.CompletedProcess, env: dict[str, str]) -> None:
+    (match_id, lam, p_home) = query(
+        env, "SELECT match_id, lambda_home, p_home FROM oos_predictions ORDER BY match_id LIMIT 1"
+    )[0]
+    text = jackpot(env, "explain", "--match", match_id)
+    assert text.returncode == 0, text.stdout[-3000:] + text.stderr[-3000:]
+    assert_fits(text.stdout)
+    assert "Walk-forward forecast" in text.stdout
+    explained = json.loads(jackpot(env, "explain", "--match", match_id, "--json").stdout)
+    assert explained["model"]["lambda_home"] == lam
+    assert explained["calibration"]["before"][0] == p_home
+    stored = query(
+        env,
+        "SELECT set_name, p_home FROM prediction_sets WHERE match_id = ? ORDER BY set_name",
+        [match_id],
+    )
+    assert [(s["set"], s["probs"][0]) for s in explained["sets"]] == stored
+    assert math.isclose(sum(explained["sets"][0]["probs"]), 1.0)
+    assert explained["market"]["margin_method"] == "shin"
+    assert_log_pool(explained)
+    unknown = jackpot(env, "explain", "--match", "no-such-match")
+    assert unknown.returncode == 1 and "no match 'no-such-match'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+
+def test_report_and_status_in_100_columns_and_json(
+    run: subprocess.CompletedProcess, env: dict[str, str]
+) -> None:
+    for command in ("report", "status"):
+        text = jackpot(env, command)
+        assert text.returncode == 0, text.stderr[-3000:]
+        assert_fits(text.stdout)
+    report = json.loads(jackpot(env, "report", "--json").stdout)
+    assert {m["forecast"] for m in report["metrics"]} >= {"A pure model", "closing market (Shin)"}
+    assert report["n"] == max(m["n"] for m in report["metrics"])
+    status = json.loads(jackpot(env, "status", "--json").stdout)
+    epl = next(s for s in status["sports"] if s["sport"] == "soccer_epl")
+    assert (
+        epl["odds_rows"] == query(env, "SELECT count(*) FROM odds WHERE sport = 'soccer_epl'")[0][0]
+    )
+
+
+def test_in_process_json_leaves_nothing_else_on_stdout(
+    run: subprocess.CompletedProcess,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for key, value in env.items():
+        if key.startswith("JACKPOT_"):
+            monkeypatch.setenv(key, value)
+    coupon = Path(env["JACKPOT_JACKPOTS_DIR"]) / "processed" / COUPON
+    assert cli.main(["predict", str(coupon), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert len(document["fixtures"]) == 3
+    monkeypatch.setenv("COLUMNS", "100")
+    assert cli.main(["explain", str(coupon), "--fixture", "3"]) == 0
+    out = capsys.readouterr().out
+    assert_fits(out)
+    assert "Newcastle v Man United" in out

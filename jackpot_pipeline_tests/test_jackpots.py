@@ -422,9 +422,9 @@ def test_predictions_enforce_the_probability_sum(
 def test_predict_file_uses_the_same_rows_and_exports(env: Env, store: FakeCalibrationStore) -> None:
     report = predict_file(EXAMPLE_DATES, set_name="B", budget=12)
     assert report.created and report.set_name == "B" and report.budget == 12
-    text = report.text()
+    text = report.markdown()
     assert "Bayern Munich v St Pauli" in text and report.version in text
-    assert "Best" in text and "P(all correct)" in text
+    assert "combination_ticket" in text and "p_all_correct" in text
     csv_path, json_path = report.exports
     assert csv_path.parent == env.paths.out and csv_path.name.endswith(f"{report.version}.csv")
     exported = pd.read_csv(csv_path)

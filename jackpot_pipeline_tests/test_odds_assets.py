@@ -37,7 +37,7 @@ from jackpot_pipeline.defs.odds.assets import (
 from jackpot_pipeline.defs.resources import WarehouseResource
 from jackpot_pipeline.services.odds_api import OddsApiResource
 from jackpot_pipeline.services.odds_store import read_odds
-from jackpot_pipeline.services.status import status_text
+from jackpot_pipeline.services.status import odds_status
 from jackpot_pipeline.settings import DATA_DIR
 from jackpot_pipeline_tests._corpus import TmpWarehouse
 
@@ -441,12 +441,14 @@ def test_the_api_key_is_nowhere(
     assert [t for t, text in dumped.items() if KEY in text] == []
 
 
-def test_status_text_reports_fetches_quota_and_counts(replayed: Env, tmp_path: Path) -> None:
-    text = status_text(replayed.db)
-    assert "quota remaining: " in text and "credits" in text
-    epl = next(line for line in text.splitlines() if line.startswith("soccer_epl "))
-    assert epl.split()[-2:] == ["scheduled", "70"]
-    assert " 4122 " in epl  # odds rows of the six EPL recordings
-    assert f"total: 20 snapshots, {ALL_RECORDED_ROWS} odds rows, 143 events" in text
-    assert "no warehouse" in status_text(tmp_path / "missing.duckdb")
-    assert not (tmp_path / "missing.duckdb").exists()
+def test_odds_status_reports_fetches_quota_and_counts(replayed: Env) -> None:
+    con = duckdb.connect(str(replayed.db), read_only=True)
+    try:
+        status = odds_status(con)
+    finally:
+        con.close()
+    assert status["quota"]["remaining"] is not None
+    epl = next(sport for sport in status["sports"] if sport["sport"] == "soccer_epl")
+    assert list(epl["events"].items())[-1] == ("scheduled", 70)
+    assert epl["odds_rows"] == 4122  # odds rows of the six EPL recordings
+    assert status["totals"] == {"snapshots": 20, "odds_rows": ALL_RECORDED_ROWS, "events": 143}

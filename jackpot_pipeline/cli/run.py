@@ -8,7 +8,13 @@ import time
 
 from jackpot_pipeline.cli.common import echo as _echo
 from jackpot_pipeline.cli.common import prepare_dagster_home
+from jackpot_pipeline.cli.options import add_command, league_code, season_label
 from jackpot_pipeline.settings import PROJECT_ROOT, Settings
+
+RUN_EXAMPLES = """
+jackpot run                                   # every league and season with data (~4 min)
+jackpot run --league E0 --season 2024-25      # one partition
+"""
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -36,10 +42,24 @@ def command_ui(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    run = commands.add_parser("run", help="materialize every asset for every partition with data")
-    run.add_argument("--league", action="append", help="only this league (repeatable)")
-    run.add_argument("--season", action="append", help="only this season, e.g. 2023-24")
-    run.set_defaults(func=command_run)
-    ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on the local instance")
+    run = add_command(
+        commands,
+        "run",
+        command_run,
+        "materialize every asset for every partition with data",
+        RUN_EXAMPLES,
+    )
+    run.add_argument(
+        "--league", action="append", type=league_code, help="only this league (repeatable)"
+    )
+    run.add_argument(
+        "--season", action="append", type=season_label, help="only this season, e.g. 2023-24"
+    )
+    ui = add_command(
+        commands,
+        "ui",
+        command_ui,
+        "open the Dagster UI (dagster dev) on the local instance",
+        "jackpot ui              # then open http://127.0.0.1:3000\njackpot ui --port 3001",
+    )
     ui.add_argument("--port", type=int, default=3000)
-    ui.set_defaults(func=command_ui)

@@ -57,6 +57,8 @@ from pydantic import (
     model_validator,
 )
 
+from jackpot_pipeline.core.teams import Resolution
+
 MAX_FIXTURES = 20
 MAX_BYTES = 256 * 1024  # a 20-fixture coupon is a few KiB
 MAX_LINES = 200  # CSV lines, comments and blank lines included
@@ -79,8 +81,9 @@ SIDES = ("home", "away")
 ORIGINAL_TOP_LEVEL_FIELDS = ("createdAt",)
 ORIGINAL_FIXTURE_FIELDS = ("id", "homeTeam", "awayTeam")
 
-Resolve = Callable[[str, str | None], str]
-"""(team name, league code or None) → team id; raises ValueError with suggestions if unknown."""
+Resolve = Callable[[str, str | None], str | Resolution]
+"""(team name, league code or None) → team id, or its :class:`Resolution` (then fuzzy matches
+are reported on the fixture); raises ValueError with suggestions if unknown."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,23 @@ class Odds:
         return 1 / self.home + 1 / self.draw + 1 / self.away - 1
 
 
+def team_id_of(resolved: str | Resolution | None) -> str | None:
+    """The team id a :data:`Resolve` returned (itself, or a resolution's)."""
+    return resolved.team_id if isinstance(resolved, Resolution) else resolved
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    """A team name resolved only approximately (fuzzy): as written, the alias it matched, the
+    club and the similarity score (0-1)."""
+
+    side: str
+    written: str
+    matched: str
+    team_id: str
+    score: float
+
+
 @dataclass(frozen=True)
 class CouponFixture:
     """One validated fixture: names as written, resolved team ids, kickoff in UTC or a date."""
@@ -110,6 +130,7 @@ class CouponFixture:
     league: str | None
     odds: Odds | None
     source_id: str | None = None  # the fixture's own id (original format), if given
+    name_matches: tuple[NameMatch, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -491,7 +512,8 @@ def _validate_record(row: int, record: object, context: _Context) -> CouponFixtu
     fields = _fields(record, bad)
     names = {side: fields[side] for side in SIDES}
     league = fields["league"].upper() if fields["league"] else None
-    ids = {side: _resolve(name, side, league, row, context) for side, name in names.items()}
+    resolved = {side: _resolve(name, side, league, row, context) for side, name in names.items()}
+    ids = {side: team_id_of(r) for side, r in resolved.items()}
     kickoff = _kickoff(fields["kickoff"], row, context, "kickoff" in bad)
     _check_teams(row, names, ids, league, context)
     if model is None or len(findings.problems) > before:
@@ -507,6 +529,11 @@ def _validate_record(row: int, record: object, context: _Context) -> CouponFixtu
         league=league,
         odds=None if odds is None else Odds(odds.home, odds.draw, odds.away),
         source_id=None if model.id is None else str(model.id),
+        name_matches=tuple(
+            NameMatch(side, names[side], r.alias, r.team_id, r.score)
+            for side, r in resolved.items()
+            if isinstance(r, Resolution) and r.method == "fuzzy"
+        ),
     )
 
 
@@ -593,7 +620,7 @@ def _message(item: Any, loc: list[str], row: int | None) -> str:
 
 def _resolve(
     name: str | None, side: str, league: str | None, row: int, context: _Context
-) -> str | None:
+) -> str | Resolution | None:
     """The team id of one side, reporting the resolver's message (with suggestions) if unknown."""
     if name is None:
         return None

@@ -116,9 +116,10 @@ def team_leagues(con: duckdb.DuckDBPyConnection) -> dict[str, frozenset[str]]:
 
 
 def team_resolver(aliases_path: Path | None = None) -> Resolve:
-    """``(name, league) → team_id`` through the alias table (exact, normalized, fuzzy)."""
+    """``(name, league) →`` the club's resolution through the alias table (exact, normalized,
+    fuzzy; its score is reported for fuzzy matches)."""
     resolver = load_aliases() if aliases_path is None else load_aliases(aliases_path)
-    return lambda name, league: resolver.resolve(name, league).team_id
+    return resolver.resolve
 
 
 def validate_coupon(
@@ -614,6 +615,7 @@ def _fixture_row(
         **_triple("calibrated_prob", calibrated),
         "set_params_version": plan.set_params_version,
         "flags": json.dumps(_fixture_flags(plan, params, forecast, has_market)),
+        "name_matches": json.dumps([dataclasses.asdict(m) for m in fixture.name_matches]),
     }
     return row, sets
 

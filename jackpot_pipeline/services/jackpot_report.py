@@ -1,11 +1,11 @@
-"""Jackpot reports: results, ticket figures per set, text and markdown, and export files.
+"""Jackpot reports: results, ticket figures per set, markdown, and export files.
 
 The report of a stored version (:func:`jackpot_report`): results from ``matches`` (league,
 teams, date ±1 day) or a results file; per set the argmax ticket, P(all correct), the exact
 correct-count distribution, P(≥ k − m), the optimal combination ticket for the budget and, with
-results, correct picks, Brier, log loss and whether the tickets won; a markdown table, a
-printable text and export files ``out/<coupon>_<version>.csv`` / ``.json``
-(:func:`write_exports`).
+results, correct picks, Brier, log loss and whether the tickets won; a markdown table (the
+Dagster UI; the terminal view is :mod:`cli.predict`) and export files
+``out/<coupon>_<version>.csv`` / ``.json`` (:func:`write_exports`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from jackpot_pipeline.core.coupon import Resolve
+from jackpot_pipeline.core.coupon import Resolve, team_id_of
 from jackpot_pipeline.core.jackpot_analytics import DEFAULT_MISSES, SetAnalysis, analyse_jackpot
 from jackpot_pipeline.core.prediction_sets import PREDICTION_SETS
 from jackpot_pipeline.services.jackpot_model import RESULT_WINDOW_DAYS, json_default, team_resolver
@@ -99,7 +99,7 @@ def _results_index(
         if tuple(n.casefold() for n in names) == written:
             return i
         try:
-            ids = tuple(resolve(n, fixture.league) for n in names)
+            ids = tuple(team_id_of(resolve(n, fixture.league)) for n in names)
         except ValueError:
             continue
         if ids == (fixture.home_team_id, fixture.away_team_id):
@@ -141,9 +141,6 @@ class JackpotReport:
     @property
     def version(self) -> str:
         return self.stored.version
-
-    def __str__(self) -> str:
-        return self.text()
 
     @property
     def n_known(self) -> int:
@@ -218,30 +215,6 @@ class JackpotReport:
         figures = self.set_figures().to_markdown(index=False, floatfmt=".4g")
         return "\n".join([*head, "", fixtures, "", "Jackpot figures per set:", "", figures])
 
-    def text(self) -> str:
-        """A printable report (for the command line)."""
-        head = self._header_lines()
-        with pd.option_context("display.width", 200, "display.max_columns", 50):
-            fixtures = self.fixture_table().to_string(index=False, float_format="%.3f")
-            figures = _formatted(self.set_figures()).set_index("set").T.to_string()
-        analysis = self.analyses[self.set_name]
-        chosen = [
-            f"Set {self.set_name} ({PREDICTION_SETS[self.set_name].label}): argmax ticket "
-            f"{' '.join(analysis.argmax.codes)}, P(all correct) = "
-            f"{analysis.argmax.p_all_correct:.3g} (1 in {_one_in(analysis.argmax.p_all_correct)})",
-            f"Best {analysis.combination.lines}-line ticket for a budget of {self.budget}: "
-            f"{' '.join(analysis.combination.codes)}, P(all correct) = "
-            f"{analysis.combination.p_all_correct:.3g}",
-        ]
-        if analysis.score is not None and analysis.score.n_known:
-            chosen.append(
-                f"Results known for {analysis.score.n_known}/{len(self.results)}: "
-                f"{analysis.score.correct_picks} correct picks, argmax ticket won: "
-                f"{_won_text(analysis.score.argmax_won)}, combination ticket won: "
-                f"{_won_text(analysis.score.combination_won)}"
-            )
-        return "\n".join([*head, "", fixtures, "", *chosen, "", "All sets:", figures, ""])
-
     def _header_lines(self) -> list[str]:
         jackpot = self.stored.jackpot
         name = jackpot["coupon_name"] or jackpot["coupon_id"]
@@ -266,6 +239,7 @@ class JackpotReport:
         for i, row in enumerate(self.stored.fixtures.to_dict(orient="records")):
             record = {k: _plain(v) for k, v in row.items()}
             record["flags"] = json.loads(record["flags"])
+            record["name_matches"] = json.loads(record.get("name_matches") or "[]")
             record["result"] = self.results[i]
             sets = self.stored.predictions[
                 self.stored.predictions["match_order"] == row["match_order"]
@@ -373,29 +347,8 @@ def _atomic_write(path: Path, text: str) -> None:
 # ------------------------------------------------------------------------------- helpers
 
 
-def _formatted(frame: pd.DataFrame) -> pd.DataFrame:
-    """Floats as 4 significant digits, booleans and None as yes/no/undecided (for text)."""
-
-    def cell(value: Any) -> str:
-        if isinstance(value, bool | np.bool_) or value is None:
-            return _won_text(None if value is None else bool(value))
-        if isinstance(value, float | np.floating):
-            return "" if math.isnan(value) else f"{value:.4g}"
-        return str(value)
-
-    return frame.map(cell)
-
-
 def _probs_text(probs: Sequence[float]) -> str:
     return "/".join(f"{p:.2f}" for p in probs)
-
-
-def _one_in(p: float) -> str:
-    return f"{1 / p:,.0f}" if p > 0 else "∞"
-
-
-def _won_text(won: bool | None) -> str:
-    return "undecided" if won is None else "yes" if won else "no"
 
 
 def _plain(value: Any) -> Any:

@@ -75,13 +75,15 @@ def predict_file(
     settings: Settings | None = None,
 ) -> JackpotReport:
     """``jackpot predict FILE [--set G] [--budget N]``: validate, predict through the asset's
-    path (same immutable rows), export, and return the report (print ``report.text()``).
+    path (same immutable rows), export, and return the report (shown by :mod:`cli.predict`).
 
     Raises :class:`CouponValidationError` (print ``error.report()``) for an invalid file."""
+    if budget < 1:  # checked before anything is stored
+        raise ValueError(f"the budget must be at least 1 line, got {budget}")
     settings = settings or Settings.from_env()
     path = Path(path)
     data = read_coupon_file(path)
-    con = warehouse.connect(settings.warehouse_path)
+    con = warehouse.connect(settings.warehouse_path, lock_timeout_s=settings.lock_timeout_s)
     try:
         run = predict_coupon(con, data, path.name, settings=settings)
         report = jackpot_report(

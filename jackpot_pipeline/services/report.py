@@ -4,7 +4,7 @@ Every forecast is scored on the same out-of-sample matches (walk-forward Dixon-C
 predictions that have a result): the prediction sets A–G, the uncalibrated Dixon-Coles model,
 the closing market (Shin margin removal; only matches with odds) and a base-rate baseline (each
 league × season predicted by the league's outcome frequencies in earlier seasons, or every
-league's when the league has no earlier season). ``report_text`` prints the pooled summary
+league's when the league has no earlier season). :func:`pooled_report` reads the pooled summary
 stored by the ``validation_report_pooled`` asset (``jackpot report``).
 """
 
@@ -527,42 +527,14 @@ def pooled_markdown(
     return "\n".join(lines)
 
 
-def report_text(warehouse_path: Path | str) -> str:
-    """The pooled validation summary for the terminal (``jackpot report``)."""
-    path = Path(warehouse_path)
-    if not path.exists():
-        return f"No warehouse at {path}: run `jackpot run` first."
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        if not warehouse.table_exists(con, "validation_results"):
-            rows = pd.DataFrame()
-        else:
-            rows = store.load_validation(con)
-    finally:
-        con.close()
+def pooled_report(con: duckdb.DuckDBPyConnection) -> dict[str, object] | None:
+    """The stored pooled validation (``jackpot report``): :func:`pooled_sections` plus the
+    window, the league count and ``n`` matches; None before ``validation_report_pooled`` ran."""
+    if not warehouse.table_exists(con, "validation_results"):
+        return None
+    rows = store.load_validation(con)
     if rows.empty or not ((rows["league"] == POOLED) & (rows["season"] == REPORT_WINDOW)).any():
-        return (
-            f"No pooled validation results in {path}: materialize the "
-            "validation_report_pooled asset (`jackpot run`) first."
-        )
+        return None
     parts = pooled_sections(rows)
     n = int(parts["table"]["n"].max())
-    lines = [
-        f"Walk-forward validation {REPORT_WINDOW}, pooled over {len(LEAGUE_CODES)} leagues, "
-        f"{n:,} matches (out-of-sample; lower is better except accuracy)",
-        "",
-        formatted(parts["table"]).to_string(),
-        "",
-        *parts["best"],
-        *parts["targets"],
-        "",
-        "RPS by season:",
-        formatted(parts["by_season"]).to_string(),
-        "",
-        "RPS by league:",
-        formatted(parts["by_league"]).to_string(),
-        "",
-        choice_summary(),
-        *parts["choice_lines"],
-    ]
-    return "\n".join(lines)
+    return {"window": REPORT_WINDOW, "leagues": len(LEAGUE_CODES), "n": n, **parts}

@@ -476,8 +476,15 @@ CREATE TABLE IF NOT EXISTS predictions (
 );
 """
 
+NAME_MATCHES_SQL = """
+-- JSON list of the fixture's team names resolved only approximately (fuzzy):
+-- [{"side", "written", "matched", "team_id", "score"}]; '[]' when every name matched exactly.
+ALTER TABLE jackpot_fixtures ADD COLUMN IF NOT EXISTS name_matches VARCHAR DEFAULT '[]';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: normalized, model, calibration and jackpot tables", BASELINE_SQL),
+    Migration(2, "jackpot_fixtures.name_matches: fuzzy-resolved team names", NAME_MATCHES_SQL),
 )
 
 VERSION_TABLE_SQL = """

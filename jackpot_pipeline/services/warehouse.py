@@ -7,6 +7,7 @@ closed at once; a connection that finds the file locked retries with backoff for
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -17,6 +18,9 @@ import pandas as pd
 
 from jackpot_pipeline.services import schema
 
+FIRST_RETRY_S = 0.05
+log = logging.getLogger(__name__)
+
 
 class WarehouseLockedError(RuntimeError):
     """The DuckDB file stayed locked by another process longer than the timeout."""
@@ -26,10 +30,11 @@ def connect(
     path: Path, read_only: bool = False, lock_timeout_s: float = 60.0
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse (creating its folder and schema), retrying while another process
-    holds the single-writer lock: waits 0.05 s, doubling up to 2 s, until the timeout."""
+    holds the single-writer lock: waits 0.05 s, doubling up to 2 s, until the timeout (a
+    warning is logged when it starts waiting)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + lock_timeout_s
-    delay = 0.05
+    delay = FIRST_RETRY_S
     while True:
         try:
             con = duckdb.connect(str(path), read_only=read_only and path.exists())
@@ -42,6 +47,12 @@ def connect(
                         f"{lock_timeout_s:.0f} s); DuckDB allows one writer at a time"
                     ) from error
                 raise
+            if delay == FIRST_RETRY_S:
+                log.warning(
+                    "warehouse %s is locked by another process (a run?); waiting up to %.0f s",
+                    path,
+                    lock_timeout_s,
+                )
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
     if not read_only:
