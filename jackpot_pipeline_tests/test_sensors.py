@@ -15,11 +15,6 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
-
-from jackpot_pipeline.core.teams import load_aliases
-from jackpot_pipeline.defs.ingestion.assets import football_data
-from jackpot_pipeline.defs.odds import sensors
-from jackpot_pipeline.defs.odds.assets import DEFAULT_SPORTS
 from jackpot_pipeline.defs.odds.definitions import (
     ODDS_ASSETS,
     ODDS_JOBS,
@@ -28,6 +23,11 @@ from jackpot_pipeline.defs.odds.definitions import (
     ODDS_SENSORS,
     odds_api_resource,
 )
+
+from jackpot_pipeline.core.teams import load_aliases
+from jackpot_pipeline.defs.ingestion.assets import football_data
+from jackpot_pipeline.defs.odds import sensors
+from jackpot_pipeline.defs.odds.assets import DEFAULT_SPORTS
 from jackpot_pipeline.defs.partitions import LEAGUE_CODES, partition_key
 from jackpot_pipeline.defs.resources import FootballDataSource, WarehouseResource
 from jackpot_pipeline.services import warehouse

@@ -181,15 +181,13 @@ def run_all(
 
 
 def process_inbox(instance: dg.DagsterInstance, echo: Callable[[str], None]) -> list[StepResult]:
-    """One tick of the jackpot inbox sensor, a run per new coupon, then a second tick that
-    moves the registered files to processed/ — what the running sensor does over two ticks."""
-    from jackpot_pipeline.defs.jackpots.assets import PARTITIONS_NAME, jackpot_inbox_sensor
+    """One tick of the jackpot inbox sensor and a run per new coupon (each run moves its file
+    to processed/ or rejected/) — what the running sensor does."""
+    from jackpot_pipeline.defs.jackpots.assets import PARTITIONS_NAME
+    from jackpot_pipeline.defs.jackpots.sensors import jackpot_inbox_sensor
 
-    def tick() -> dg.SensorResult | dg.SkipReason:
-        context = dg.build_sensor_context(instance=instance, resources=RESOURCES)
-        return jackpot_inbox_sensor(context)
-
-    result = tick()
+    context = dg.build_sensor_context(instance=instance, resources=RESOURCES)
+    result = jackpot_inbox_sensor(context)
     if not isinstance(result, dg.SensorResult):
         echo(f"[jackpots] inbox: {result.skip_message}")
         return []
@@ -201,7 +199,6 @@ def process_inbox(instance: dg.DagsterInstance, echo: Callable[[str], None]) -> 
         step = run_step(instance, stage, [request.partition_key])
         steps.append(step)
         echo(_progress_line(step, position, len(result.run_requests)))
-    tick()
     return steps
 
 
