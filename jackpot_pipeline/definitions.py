@@ -7,6 +7,7 @@ and partitions sit beside them. Resources are built once here, from the environm
 
 import dagster as dg
 
+from jackpot_pipeline.defs.automation import automation_sensor
 from jackpot_pipeline.defs.calibration.assets import CALIBRATION_ASSETS
 from jackpot_pipeline.defs.ingestion.assets import football_data
 from jackpot_pipeline.defs.ingestion.schedules import INGESTION_JOBS, INGESTION_SCHEDULES
@@ -39,6 +40,6 @@ defs = dg.Definitions(
     assets=ALL_ASSETS,
     resources=RESOURCES,
     jobs=[*INGESTION_JOBS, *ODDS_JOBS, *JACKPOT_JOBS],
-    sensors=[*ODDS_SENSORS, *JACKPOT_SENSORS],
+    sensors=[*ODDS_SENSORS, *JACKPOT_SENSORS, automation_sensor],
     schedules=INGESTION_SCHEDULES,
 )
