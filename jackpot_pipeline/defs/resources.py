@@ -1,12 +1,13 @@
 """Dagster resources: the pipeline settings, the DuckDB warehouse and the football-data.co.uk
 source.
 
-Defaults come from :class:`jackpot_pipeline.settings.Settings`. ``from_env`` builds each resource
-when the code location loads: a setting given as ``JACKPOT_<NAME>`` becomes a
-``dg.EnvVar`` (text and integer fields; Dagster resolves it when a run starts and the UI shows
-where it came from) or, for booleans and fractions (no Dagster env source), the value read at
-load. Asset
-bodies read settings only through these resources (run config can override every field).
+Defaults come from :class:`jackpot_pipeline.settings.Settings`. ``from_env`` builds each
+resource when the code location loads. A setting of ``SettingsResource`` given as
+``JACKPOT_<NAME>`` becomes a ``dg.EnvVar`` (text and integer fields: Dagster resolves it when a
+run starts and the UI shows where it came from) or, for booleans and fractions (no Dagster env
+source), the value read at load; the warehouse path and the football-data folder are plain
+values (the CLI uses those two resources outside runs too). Asset bodies read settings only
+through these resources, and run config can override every field.
 """
 
 from __future__ import annotations
@@ -33,12 +34,15 @@ ENV_PREFIX = "JACKPOT_"
 
 
 def env_overrides(
-    fields_by_setting: Mapping[str, str], environ: Mapping[str, str] | None = None
+    fields_by_setting: Mapping[str, str],
+    environ: Mapping[str, str] | None = None,
+    env_vars: bool = True,
 ) -> dict[str, Any]:
     """Resource fields (values of ``fields_by_setting``) whose setting is given in the
-    environment as ``JACKPOT_<SETTING>``: from the process environment an ``EnvVar`` for text
-    and integer fields, else (booleans, fractions, or a given ``environ``) the coerced value."""
-    live = environ is None
+    environment as ``JACKPOT_<SETTING>``: from the process environment (and ``env_vars``) an
+    ``EnvVar`` for text and integer fields, else (booleans, fractions, or a given ``environ``)
+    the coerced value."""
+    live = environ is None and env_vars
     env = os.environ if environ is None else environ
     parsed = Settings.from_env({k: v for k, v in env.items() if k.startswith(ENV_PREFIX)})
     overrides: dict[str, Any] = {}
@@ -96,8 +100,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WarehouseResource:
-        """The warehouse at ``$JACKPOT_WAREHOUSE_PATH`` when set."""
-        return cls(**env_overrides({"warehouse_path": "path"}, environ))
+        """The warehouse at ``$JACKPOT_WAREHOUSE_PATH`` when set (the value, not an ``EnvVar``:
+        the CLI also opens this resource outside runs)."""
+        return cls(**env_overrides({"warehouse_path": "path"}, environ, env_vars=False))
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -135,8 +140,9 @@ class FootballDataSource(dg.ConfigurableResource):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> FootballDataSource:
-        """The local folder at ``$JACKPOT_FOOTBALL_DATA_DIR`` when set."""
-        return cls(**env_overrides({"football_data_dir": "local_dir"}, environ))
+        """The local folder at ``$JACKPOT_FOOTBALL_DATA_DIR`` when set (the value: the CLI also
+        asks this resource which partitions have data, outside runs)."""
+        return cls(**env_overrides({"football_data_dir": "local_dir"}, environ, env_vars=False))
 
     def url(self, league: str, season: str) -> str:
         """Download address of ``league`` × ``season``."""

@@ -20,7 +20,7 @@ The work (pandas, NumPy, DuckDB, matplotlib) is in ``services.validation``, impo
 inside the asset bodies so the code location loads without it.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -90,10 +90,11 @@ def publish_rows(
     context: dg.AssetExecutionContext,
     asset: str,
     rows: list[Mapping[str, Any]],
-    describe: Any,
+    describe: Callable[[list[Mapping[str, Any]]], dict[str, Any]],
+    no_data: str = "no out-of-sample rows for this season",
 ) -> None:
     """Attach each partition of the run its own rows' metadata (``describe(rows)``), or the
-    no-data reason when the run produced none for it."""
+    ``no_data`` reason when the run produced none for it."""
     by_partition: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for row in rows:
         by_partition.setdefault((str(row["league"]), str(row["season"])), []).append(row)
@@ -103,7 +104,7 @@ def publish_rows(
             metadata = (
                 {"league": league, "season": season, **describe(mine)}
                 if mine
-                else no_data_metadata(league, season, "no out-of-sample rows for this season")
+                else no_data_metadata(league, season, no_data)
             )
             partition_metadata(context, asset, partition_key(league, season), metadata)
 
@@ -243,7 +244,9 @@ def validation_reports(
         (row,) = mine
         return {k: v for k, v in row.items() if k not in ("league", "season")}
 
-    publish_rows(context, "validation_reports", rows, describe)
+    publish_rows(
+        context, "validation_reports", rows, describe, "no played match with prediction sets"
+    )
     return dg.MaterializeResult()
 
 
