@@ -222,7 +222,7 @@ def describe_keys(keys: Sequence[dg.MultiPartitionKey | str]) -> str:
     if not keys:
         return "-"
     if not isinstance(keys[0], dg.MultiPartitionKey):
-        return str(keys[0])[:12]
+        return str(keys[0])
     first, last = (k.keys_by_dimension for k in (keys[0], keys[-1]))
     if len(keys) == 1:
         return f"{first['league']} {first['season']}"
