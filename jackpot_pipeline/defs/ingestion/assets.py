@@ -9,7 +9,7 @@ no file is materialized with ``status: no data`` and the reason, zero rows and n
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -28,6 +28,9 @@ from jackpot_pipeline.defs.ingestion.checks import (
 )
 from jackpot_pipeline.defs.partitions import league_season_partitions, split_key
 from jackpot_pipeline.defs.resources import FootballDataSource, SettingsResource, WarehouseResource
+
+if TYPE_CHECKING:
+    from jackpot_pipeline.services.ingestion import IngestSummary
 
 MATCH_ASSETS = ("matches", "match_odds", "market_probabilities")
 #: The reference data the ingestion reads: league countries (team ids are per country).
@@ -131,8 +134,8 @@ def football_data(
         yield dg.Output(None, output_name=output_name)
 
 
-def describe(summary: Any) -> str:
-    """One log line per partition (``summary``: a ``services.ingestion.IngestSummary``)."""
+def describe(summary: "IngestSummary") -> str:
+    """One log line per partition."""
     failed = [o.spec.name for o in summary.outcomes if not o.passed]
     return (
         f"{summary.league} {summary.season}: {summary.status}, {summary.rows_loaded} rows read, "
@@ -143,7 +146,9 @@ def describe(summary: Any) -> str:
     )
 
 
-def partition_results(summary: Any, counts: dict[str, int]) -> dict[str, dict[str, Any]]:
+def partition_results(
+    summary: "IngestSummary", counts: dict[str, int]
+) -> dict[str, dict[str, Any]]:
     """Metadata of each table's materialization for one partition: that partition's rows."""
     common = {
         "league": summary.league,

@@ -9,7 +9,7 @@ ratings) and ξ choice; a partition without matches is materialized with ``statu
 """
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -29,6 +29,9 @@ from jackpot_pipeline.defs.partitions import (
     partition_key,
 )
 from jackpot_pipeline.defs.resources import SettingsResource, WarehouseResource
+
+if TYPE_CHECKING:
+    from jackpot_pipeline.services.model_store import SeasonModels
 
 #: Season S of a downstream partition reads seasons ≤ S upstream.
 UP_TO_SEASON = dg.DimensionPartitionMapping(
@@ -205,9 +208,9 @@ def dixon_coles(
     yield dg.MaterializeResult(asset_key="oos_predictions")
 
 
-def model_metadata(fitted: Any) -> dict[str, Any]:
-    """One season's models (``fitted``: ``model_store.SeasonModels``): per model its ρ, home
-    advantage, convergence and versions, the end-of-season team ratings and the ξ choice."""
+def model_metadata(fitted: "SeasonModels") -> dict[str, Any]:
+    """One season's models: per model its ρ, home advantage, convergence and versions, the
+    end-of-season team ratings and the ξ choice."""
     models = fitted.models
     metadata: dict[str, Any] = {
         "league": fitted.league,
