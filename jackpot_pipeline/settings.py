@@ -2,6 +2,8 @@
 
 Every setting has a default; ``Settings.from_env()`` reads ``JACKPOT_<FIELD>`` (upper case) to
 override it, e.g. ``JACKPOT_WAREHOUSE_PATH=/tmp/w.duckdb`` or ``JACKPOT_STRICT_MODE=true``.
+The Dagster code location reads them once, at load, into its resources
+(``defs.resources.SettingsResource``); asset bodies never read the environment.
 """
 
 from __future__ import annotations
@@ -26,13 +28,12 @@ class Settings:
     football_data_dir: Path = DATA_DIR / "football-data"
     lock_timeout_s: float = 60.0  # how long a command waits for a warehouse held by a writer
     margin_method: str = "shin"  # multiplicative | additive | power | shin
-    # Dixon-Coles
-    rho: float = -0.13  # initial dependence parameter
+    jackpots_dir: Path | None = None  # inbox/processed/rejected/out; None: <data_dir>/jackpots
+    # Dixon-Coles (ρ and the home advantage are maximum-likelihood estimates: no setting)
     xi: float = 0.0065  # time decay per day (half-life ≈ 107 days)
-    home_advantage: float = 0.35  # initial log-rate home advantage
     max_goals: int = 10  # score grid bound (0..max_goals); truncated mass is reported
     # Blending and calibration
-    blend_alpha: float = 0.6  # default model weight in market-aware pools
+    blend_alpha: float = 0.6  # model weight of set B until enough rows with odds to fit it
     max_market_weight: float = 0.7  # cap on the market's weight
     min_calibration_samples: int = 30
     calibration_bins: int = 10
@@ -44,6 +45,14 @@ class Settings:
     # Apply a football-data file even when it loses rows or stored matches of its partition
     # (refused by default; the deletion is logged).
     allow_shrink: bool = False
+    # Strict mode: a blocking check fails when it rejects more than this share of a partition's
+    # checked rows (the rest of the file is loaded either way).
+    max_rejected_share: float = 0.05
+
+    @property
+    def jackpots_path(self) -> Path:
+        """The jackpot folders' root."""
+        return self.jackpots_dir or self.data_dir / "jackpots"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -66,6 +75,6 @@ def _coerce(raw: str, default: object) -> object:
         if raw.lower() in {"0", "false", "no", "off"}:
             return False
         raise ValueError(f"expected a boolean, got {raw!r}")
-    if isinstance(default, Path):
+    if default is None or isinstance(default, Path):
         return Path(raw)
     return type(default)(raw)

@@ -14,9 +14,14 @@ import requests
 import responses
 
 from jackpot_pipeline.defs.ingestion.assets import football_data
+from jackpot_pipeline.defs.modelling.assets import team_features
 from jackpot_pipeline.defs.partitions import partition_key
 from jackpot_pipeline.defs.reference.assets import reference_data
-from jackpot_pipeline.defs.resources import FootballDataSource, WarehouseResource
+from jackpot_pipeline.defs.resources import (
+    FootballDataSource,
+    SettingsResource,
+    WarehouseResource,
+)
 from jackpot_pipeline.services.quality import CHECKS
 from jackpot_pipeline.settings import DATA_DIR
 from jackpot_pipeline_tests._corpus import (
@@ -25,6 +30,7 @@ from jackpot_pipeline_tests._corpus import (
     manifest_row,
     real_bytes,
     rename_column,
+    set_cell,
     sha256,
     snapshot_dir,
 )
@@ -52,6 +58,7 @@ class Env(TmpWarehouse):
             resources={
                 "warehouse_db": WarehouseResource(path=str(self.db)),
                 "football_data_source": source or FootballDataSource(),
+                "settings": SettingsResource.from_env(),
             },
             partition_key=key,
             selection=selection,
@@ -112,10 +119,13 @@ def test_materialize_a_partition_with_checks_and_row_counts(e0_run):
     assert len(evaluations) == len(CHECKS) == 9
     assert [e.check_name for e in evaluations] == [c.name for c in CHECKS]
     assert {e.asset_key for e in evaluations} == {dg.AssetKey("matches")}
+    assert {e.partition for e in evaluations} == {"E0|2023-24"}
     blocking = {c.name for c in CHECKS if c.severity == "error"}
     assert all(e.passed for e in evaluations if e.check_name in blocking)
     for e in evaluations:
         assert e.metadata["rows_checked"].value > 0
+        assert (e.metadata["league"].value, e.metadata["season"].value) == ("E0", "2023-24")
+        assert e.description.startswith("E0 2023-24: ")
 
     materializations = {
         m.asset_key.to_user_string(): m
@@ -127,8 +137,13 @@ def test_materialize_a_partition_with_checks_and_row_counts(e0_run):
     assert matches_meta["dagster/row_count"].value == rows
     assert matches_meta["rows_inserted"].value == rows
     assert matches_meta["rows_skipped"].value == 0
+    assert (matches_meta["league"].value, matches_meta["season"].value) == ("E0", "2023-24")
     odds_rows = env.scalar("SELECT count(*) FROM match_odds")
-    assert materializations["match_odds"].metadata["odds_rows_written"].value == odds_rows > 0
+    odds_meta = materializations["match_odds"].metadata
+    assert odds_meta["odds_rows_written"].value == odds_meta["dagster/row_count"].value
+    assert odds_meta["dagster/row_count"].value == odds_rows > 0
+    market_meta = materializations["market_probabilities"].metadata
+    assert market_meta["dagster/row_count"].value == 4 * rows
 
     assert (
         env.scalar("SELECT count(*) FROM matches WHERE league = 'E0' AND season = '2023-24'")
@@ -157,19 +172,68 @@ def test_rematerializing_leaves_every_table_identical(e0_run):
         for m in result.asset_materializations_for_node("football_data")
     }
     assert meta["matches"]["rows_inserted"].value == 0
-    assert "unchanged" in meta["matches"]["summary"].value
+    assert meta["matches"]["status"].value == "unchanged"
+    assert meta["matches"]["dagster/row_count"].value == manifest_row("2324", "E0").rows
     assert any("unchanged" in message for message in env.messages(result))
 
 
-def test_partition_without_a_file_materializes_nothing(env):
+def test_partition_without_a_file_is_recorded_as_no_data(env):
+    """Materialized (not amber, not "never run") with the reason and zero rows; no check runs
+    and nothing is written."""
     assert not FootballDataSource().has_data("SP1", "2025-26")
     result = env.materialize(MATCH_ASSETS, partition_key("SP1", "2025-26"))
     assert result.success
-    assert result.get_asset_materialization_events() == []
+    materializations = result.asset_materializations_for_node("football_data")
+    assert {m.asset_key.to_user_string() for m in materializations} == set(MATCH_ASSETS)
+    for m in materializations:
+        assert m.partition == "SP1|2025-26"
+        assert m.metadata["status"].value == "no data"
+        assert "no file for SP1 2025-26" in m.metadata["reason"].value
+        assert m.metadata["dagster/row_count"].value == 0
     assert result.get_asset_check_evaluations() == []
-    assert any("no data for this partition" in message for message in env.messages(result))
+    assert any("no data" in message for message in env.messages(result))
     assert not env.db.exists()  # the warehouse is not even opened
     assert not env.raw.exists()
+
+
+def test_a_range_run_gives_each_partition_its_own_metadata_and_checks(env):
+    """SP1 2023-24 … 2025-26 in one run: each partition states its own rows and checks; the
+    2025-26 partition without a file says so."""
+    assert not FootballDataSource().has_data("SP1", "2025-26")
+    tags = {
+        "dagster/asset_partition_range_start": str(partition_key("SP1", "2023-24")),
+        "dagster/asset_partition_range_end": str(partition_key("SP1", "2025-26")),
+    }
+    result = dg.materialize(
+        [reference_data, football_data],
+        resources={
+            "warehouse_db": WarehouseResource(path=str(env.db)),
+            "football_data_source": FootballDataSource(),
+            "settings": SettingsResource.from_env(),
+        },
+        selection=MATCH_ASSETS,
+        tags=tags,
+        instance=env.instance,
+    )
+    assert result.success
+    matches = {
+        m.partition: m.metadata
+        for m in result.asset_materializations_for_node("football_data")
+        if m.asset_key == dg.AssetKey("matches")
+    }
+    assert set(matches) == {"SP1|2023-24", "SP1|2024-25", "SP1|2025-26"}
+    for season, code in (("2023-24", "2324"), ("2024-25", "2425")):
+        meta = matches[f"SP1|{season}"]
+        assert meta["season"].value == season
+        assert meta["dagster/row_count"].value == manifest_row(code, "SP1").rows
+        assert meta["source_sha256"].value == sha256(real_bytes(code, "SP1"))
+    assert matches["SP1|2025-26"]["status"].value == "no data"
+    by_partition: dict[str, list] = {}
+    for evaluation in result.get_asset_check_evaluations():
+        by_partition.setdefault(evaluation.partition, []).append(evaluation)
+    with_file = [k for k in matches if matches[k]["status"].value != "no data"]
+    assert sorted(by_partition) == sorted(with_file)
+    assert all(len(evaluations) == len(CHECKS) for evaluations in by_partition.values())
 
 
 def test_reference_assets_materialize_leagues_and_aliases(env):
@@ -274,3 +338,93 @@ def test_a_file_without_required_columns_fails_its_check_and_writes_nothing(env)
     assert missing == ["FTHG"]
     assert env.scalar("SELECT count(*) FROM matches") == 0
     assert env.scalar("SELECT status FROM ingestion_log") == "failed"
+
+
+# ---------------------------------------------------------------------------------------------
+# Blocking checks stop downstream: a real file with bad goal cells, strict and non-strict
+# ---------------------------------------------------------------------------------------------
+
+
+def _with_text_goals(rows: int) -> bytes:
+    """E1 2023-24 with FTHG = "two" on the first ``rows`` data rows."""
+    data = real_bytes("2324", "E1")
+    for row in range(rows):
+        data = set_cell(data, row, "FTHG", b"two")
+    return data
+
+
+def _run_with_downstream(env: Env, data: bytes, strict: bool) -> dg.ExecuteInProcessResult:
+    """football_data (served over HTTP) and its downstream team_features, one run."""
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, f"{BASE_URL}/2324/E1.csv", body=data, status=200)
+        return dg.materialize(
+            [reference_data, football_data, team_features],
+            resources={
+                "warehouse_db": WarehouseResource(path=str(env.db)),
+                "football_data_source": _http(),
+                "settings": SettingsResource(raw_dir=str(env.raw), strict_mode=strict),
+            },
+            selection=[*MATCH_ASSETS, "team_features"],
+            partition_key=partition_key("E1", "2023-24"),
+            instance=env.instance,
+            raise_on_error=False,
+        )
+
+
+def _goals_check(result: dg.ExecuteInProcessResult):
+    (check,) = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "goals_are_non_negative_integers"
+    ]
+    assert check.partition == "E1|2023-24"
+    assert check.metadata["league"].value == "E1"
+    return check
+
+
+def _downstream_ran(result: dg.ExecuteInProcessResult) -> bool:
+    return bool(result.asset_materializations_for_node("team_features"))
+
+
+def test_non_strict_a_failing_blocking_check_stops_downstream(env):
+    """One bad row, non-strict: kept and logged, the check fails, team_features does not run."""
+    n = manifest_row("2324", "E1").rows
+    result = _run_with_downstream(env, _with_text_goals(1), strict=False)
+    assert not result.success
+    check = _goals_check(result)
+    assert not check.passed and check.blocking
+    assert check.metadata["failing_rows"].value == 1
+    assert check.metadata["rejected_rows"].value == 0
+    assert check.metadata["action"].value == "logged"
+    assert not _downstream_ran(result)
+    assert env.scalar("SELECT count(*) FROM matches") == n  # the row is kept
+
+
+def test_strict_rejects_a_few_rows_reports_them_and_lets_downstream_run(env):
+    """One bad row, strict: rejected and reported by the check, which passes (under the
+    threshold); team_features runs."""
+    n = manifest_row("2324", "E1").rows
+    result = _run_with_downstream(env, _with_text_goals(1), strict=True)
+    assert result.success
+    check = _goals_check(result)
+    assert check.passed
+    assert check.metadata["rejected_rows"].value == 1
+    assert check.metadata["action"].value == "rejected"
+    assert check.description.startswith("E1 2023-24: 1 of ") and "rejected" in check.description
+    assert _downstream_ran(result)
+    assert env.scalar("SELECT count(*) FROM matches") == n - 1
+
+
+def test_strict_fails_when_a_partition_loses_more_than_the_threshold(env):
+    """30 bad rows of 552 (5.4 % > 5 %), strict: rejected, the check fails, downstream stops."""
+    n = manifest_row("2324", "E1").rows
+    bad = 30
+    assert bad / n > SettingsResource().max_rejected_share
+    result = _run_with_downstream(env, _with_text_goals(bad), strict=True)
+    assert not result.success
+    check = _goals_check(result)
+    assert not check.passed
+    assert check.metadata["rejected_rows"].value == bad
+    assert "over the 5% limit" in check.description
+    assert not _downstream_ran(result)
+    assert env.scalar("SELECT count(*) FROM matches") == n - bad

@@ -34,7 +34,11 @@ from jackpot_pipeline.core.prediction_sets import (
 from jackpot_pipeline.defs.calibration.assets import CALIBRATION_ASSETS
 from jackpot_pipeline.defs.modelling.assets import dixon_coles
 from jackpot_pipeline.defs.partitions import partition_key
-from jackpot_pipeline.defs.resources import FootballDataSource, WarehouseResource
+from jackpot_pipeline.defs.resources import (
+    FootballDataSource,
+    SettingsResource,
+    WarehouseResource,
+)
 from jackpot_pipeline.services import calibration_store as store
 from jackpot_pipeline.services import report, warehouse
 from jackpot_pipeline.services.ingestion import IngestRequest, ingest
@@ -71,6 +75,7 @@ def materialize(
     resources = {
         "warehouse_db": WarehouseResource(path=str(db)),
         "football_data_source": FootballDataSource(),
+        "settings": SettingsResource.from_env(),
     }
     runs = []
     ranges = [
@@ -448,9 +453,9 @@ def test_stored_validation_metrics_match_an_independent_recomputation(
     assert stored["ece_home"] == pytest.approx(ece_home, rel=1e-9)
 
 
-def test_every_partition_has_every_forecast_and_reports_carry_table_and_png(
-    built: Slice,
-) -> None:
+def test_every_partition_has_every_forecast_and_its_own_report(built: Slice) -> None:
+    """Each validation_reports partition of a range run reports that season only: its title,
+    its stored rows; no image copies in partition metadata."""
     rows = built.query(
         "SELECT league, season, count(*) AS n FROM validation_results "
         "WHERE league <> 'pooled' AND season NOT LIKE '%..%' GROUP BY ALL"
@@ -461,12 +466,84 @@ def test_every_partition_has_every_forecast_and_reports_carry_table_and_png(
         rows.loc[first, "n"] == expected - 1
     ).all()
     assert len(rows) == len(LEAGUES) * len(SEASONS)
+    stored = {(r.league, r.season): r.n for r in rows.itertuples()}
     for result in built.partitioned:
-        (event,) = result.asset_materializations_for_node("validation_reports")[:1]
-        text = event.metadata["report"].value
-        assert "Best set by RPS" in text and "data:image/png;base64," in text
-        png = Path(event.metadata["reliability_diagram"].value)
-        assert png.is_relative_to(built.root) and png.read_bytes()[:4] == b"\x89PNG"
+        events = [
+            e
+            for e in result.asset_materializations_for_node("validation_reports")
+            if e.asset_key == dg.AssetKey("validation_reports")
+        ]
+        assert len(events) == len(SEASONS)
+        for event in events:
+            meta = event.metadata
+            league, season = meta["league"].value, meta["season"].value
+            assert event.partition == str(partition_key(league, season))
+            assert meta["dagster/row_count"].value == stored[(league, season)]
+            text = meta["report"].value
+            assert text.startswith(f"### Validation {league} {season}: ")
+            assert "Best set by RPS" in text and "base64" not in text
+
+
+def test_calibration_metadata_describes_each_partition(built: Slice) -> None:
+    curves = built.query(
+        "SELECT league, season, scope, n_samples FROM calibration_curves"
+    ).drop_duplicates(["league", "season", "scope"])
+    params = built.query("SELECT league, season, n_train FROM prediction_set_params")
+    for result in built.partitioned:
+        events = [
+            *result.asset_materializations_for_node("calibration_curves"),
+            *result.asset_materializations_for_node("prediction_sets"),
+        ]
+        by_key = {(e.asset_key.to_user_string(), e.partition): e.metadata for e in events}
+        for row in params.itertuples():
+            key = str(partition_key(row.league, row.season))
+            if ("prediction_set_params", key) not in by_key:
+                continue  # the other league's run
+            assert by_key[("prediction_set_params", key)]["n_train"].value == row.n_train
+            curve = curves[(curves["league"] == row.league) & (curves["season"] == row.season)]
+            pooled = by_key[("calibration_curves", key)]["pooled/n_samples"].value
+            assert pooled in set(curve["n_samples"])
+
+
+def test_blend_alpha_sets_the_model_weight_until_there_are_rows_to_fit_it(
+    built: Slice, tmp_path: Path
+) -> None:
+    """JACKPOT_BLEND_ALPHA changes set B of a season without earlier rows (E0 2012-13)."""
+    weights, set_b = {}, {}
+    for alpha in (0.6, 0.9):
+        db = tmp_path / f"alpha{alpha}.duckdb"
+        shutil.copy(built.db, db)
+        result = dg.materialize(
+            [dixon_coles, *CALIBRATION_ASSETS],
+            resources={
+                "warehouse_db": WarehouseResource(path=str(db)),
+                "settings": SettingsResource(raw_dir=str(built.root / "raw"), blend_alpha=alpha),
+            },
+            selection=["prediction_set_params", "prediction_sets"],
+            partition_key=partition_key("E0", SEASONS[0]),
+            run_config=QUIET,
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+        assert result.success
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            weights[alpha] = con.execute(
+                "SELECT model_weight FROM prediction_set_params WHERE league = 'E0' AND season = ?",
+                [SEASONS[0]],
+            ).fetchall()[0][0]
+            set_b[alpha] = (
+                con.execute(
+                    "SELECT p_home FROM prediction_sets WHERE league = 'E0' AND season = ? "
+                    "AND set_name = 'B' ORDER BY match_id",
+                    [SEASONS[0]],
+                )
+                .df()["p_home"]
+                .to_numpy()
+            )
+        finally:
+            con.close()
+    assert weights == {0.6: pytest.approx(0.6), 0.9: pytest.approx(0.9)}
+    assert np.abs(set_b[0.6] - set_b[0.9]).max() > 1e-3
 
 
 def test_pooled_report_names_the_best_set_and_stores_the_pooled_rows(built: Slice) -> None:
@@ -478,6 +555,7 @@ def test_pooled_report_names_the_best_set_and_stores_the_pooled_rows(built: Slic
     png = Path(event.metadata["reliability_diagram"].value)
     assert png.is_relative_to(built.root) and png.exists()
     assert not png.is_relative_to(DATA_DIR)
+    assert Path(event.metadata["report_file"].value).read_text().startswith("#")
     pooled = built.query(
         "SELECT * FROM validation_results WHERE league = 'pooled' AND season = ?",
         [report.REPORT_WINDOW],

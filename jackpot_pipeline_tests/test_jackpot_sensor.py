@@ -1,9 +1,10 @@
 """The jackpot inbox sensor and the ``jackpot_predictions`` asset on a Dagster instance.
 
-The sensor is evaluated with ``dg.build_sensor_context`` on an ephemeral instance; the
-dynamic-partition requests it returns are applied to that instance as the sensor daemon would,
-and the partitions are materialized in process with ``dg.materialize``. Warehouse, raw layer and
-jackpot folders are temporary (see ``test_jackpots.make_env``).
+The sensor is evaluated with ``dg.build_sensor_context`` on an ephemeral instance, its cursor
+carried from tick to tick; the dynamic-partition requests it returns are applied to that
+instance as the sensor daemon would, and the partitions are materialized in process with
+``dg.materialize``. Warehouse, raw layer and jackpot folders are temporary (see
+``test_jackpots.make_env``).
 """
 
 from __future__ import annotations
@@ -22,15 +23,17 @@ from jackpot_pipeline.defs.jackpots import assets as jackpot_assets
 from jackpot_pipeline.defs.jackpots.assets import (
     JACKPOT_ASSETS,
     JACKPOT_JOBS,
-    JACKPOT_SENSORS,
-    jackpot_inbox_sensor,
+    coupon_partition_key,
     jackpot_partitions,
     jackpot_predictions,
+    record_prediction,
 )
-from jackpot_pipeline.defs.resources import WarehouseResource
-from jackpot_pipeline.services import jackpot_model, jackpot_report, warehouse
+from jackpot_pipeline.defs.jackpots.sensors import JACKPOT_SENSORS, jackpot_inbox_sensor
+from jackpot_pipeline.defs.resources import SettingsResource, WarehouseResource
+from jackpot_pipeline.services import jackpot_report, warehouse
 from jackpot_pipeline.services.jackpot_inbox import store_coupon_bytes
 from jackpot_pipeline.services.jackpot_store import load_jackpot
+from jackpot_pipeline.services.jackpots import predict_file
 from jackpot_pipeline.services.raw_store import blob_path, sha256
 from jackpot_pipeline_tests.test_jackpots import (
     EXAMPLE_JSON,
@@ -63,18 +66,31 @@ def instance() -> dg.DagsterInstance:
         yield ephemeral
 
 
-def resources(env: Env) -> dict[str, WarehouseResource]:
-    return {"warehouse_db": WarehouseResource(path=str(env.warehouse_path), lock_timeout_s=5)}
+def resources(env: Env) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "warehouse_db": WarehouseResource(path=str(env.warehouse_path), lock_timeout_s=5),
+        "settings": SettingsResource(raw_dir=str(env.raw_dir), jackpots_dir=str(env.paths.base)),
+    }
 
 
-def tick(env: Env, instance: dg.DagsterInstance) -> dg.SensorResult | dg.SkipReason:
-    """Evaluate the sensor once and apply its partition requests like the daemon does."""
-    with dg.build_sensor_context(instance=instance, resources=resources(env)) as context:
-        result = jackpot_inbox_sensor(context)
-    if isinstance(result, dg.SensorResult):
-        for request in result.dynamic_partitions_requests or []:
-            instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
-    return result
+class Ticker:
+    """Evaluates the sensor like the daemon: the cursor carried over, partitions added."""
+
+    def __init__(self, env: Env, instance: dg.DagsterInstance) -> None:
+        self.env, self.instance, self.cursor = env, instance, None
+
+    def __call__(self) -> dg.SensorResult | dg.SkipReason:
+        with dg.build_sensor_context(
+            instance=self.instance, resources=resources(self.env), cursor=self.cursor
+        ) as context:
+            result = jackpot_inbox_sensor(context)
+        if isinstance(result, dg.SensorResult):
+            self.cursor = result.cursor or self.cursor
+            for request in result.dynamic_partitions_requests or []:
+                self.instance.add_dynamic_partitions(
+                    request.partitions_def_name, request.partition_keys
+                )
+        return result
 
 
 def materialize(
@@ -105,32 +121,48 @@ def test_inbox_to_scored_prediction_end_to_end(
     env: Env, instance: dg.DagsterInstance, store: FakeCalibrationStore
 ) -> None:
     """A real example coupon dropped in the inbox with an invalid file and a partial upload:
-    partition + run for the coupon, rejection with a report for the invalid file, the partial
-    file untouched; the run predicts and scores the coupon against the real results; the next
-    tick moves the coupon to processed/; a copy of it is not processed again."""
+    the tick only requests (a readable partition and a run per file; nothing moved or written);
+    the coupon's run stores the raw copy, predicts, scores against the real results and moves
+    the file to processed/; the invalid file's run rejects it with a report; the next tick does
+    nothing (cursor); a copy of the coupon re-reads the stored version."""
     shutil.copyfile(EXAMPLE_JSON, env.paths.inbox / EXAMPLE_JSON.name)
     (env.paths.inbox / "typo.csv").write_text(INVALID_COUPON)
     (env.paths.inbox / "upload.csv.part").write_text("home,away")
     checksum = sha256(EXAMPLE_JSON.read_bytes())
+    tick = Ticker(env, instance)
+    before = {p: p.read_bytes() for p in env.paths.inbox.iterdir()}
 
-    first = tick(env, instance)
+    first = tick()
     assert isinstance(first, dg.SensorResult)
-    assert [r.partition_key for r in first.run_requests] == [checksum]
-    request = first.run_requests[0]
-    assert request.run_key == f"jackpot-{checksum}"
-    assert request.tags[jackpot_assets.FILE_TAG] == EXAMPLE_JSON.name
-    assert instance.get_dynamic_partitions("jackpots") == [checksum]
-    # Invalid file: moved with its report; the valid one waits for its partition to exist.
+    key = coupon_partition_key(EXAMPLE_JSON.read_bytes(), EXAMPLE_JSON.name, checksum)
+    assert key == f"example-2025-04-26-{checksum[:10]}"
+    requests = {r.tags[jackpot_assets.FILE_TAG]: r for r in first.run_requests}
+    assert set(requests) == {EXAMPLE_JSON.name, "typo.csv"}
+    request = requests[EXAMPLE_JSON.name]
+    assert request.partition_key == key
+    assert request.tags[jackpot_assets.SHA_TAG] == checksum
+    typo_key = requests["typo.csv"].partition_key
+    assert typo_key.startswith("2025-04-26-")  # no id: the earliest kickoff date
+    assert sorted(instance.get_dynamic_partitions("jackpots")) == sorted([key, typo_key])
+    # Side-effect free: every file where it was, nothing written anywhere.
+    assert {p: p.read_bytes() for p in env.paths.inbox.iterdir()} == before
+    assert not env.raw_dir.exists()
+    assert names(env.paths.processed) == names(env.paths.rejected) == []
+    assert isinstance(tick(), dg.SkipReason)  # the cursor: no second request
+
+    rejected = materialize(env, instance, requests["typo.csv"])
+    assert not rejected.success
     assert names(env.paths.rejected) == ["typo.csv", "typo.csv.error.txt"]
     report = (env.paths.rejected / "typo.csv.error.txt").read_text()
     assert "Jackpot coupon rejected: typo.csv" in report and "Nowhere Rovers" in report
-    assert names(env.paths.inbox) == [EXAMPLE_JSON.name, "upload.csv.part"]
-    assert blob_path(env.raw_dir, "jackpots", checksum, ".json").read_bytes() == (
-        EXAMPLE_JSON.read_bytes()
-    )
 
     result = materialize(env, instance, request, budget=32)
     assert result.success
+    assert blob_path(env.raw_dir, "jackpots", checksum, ".json").read_bytes() == (
+        EXAMPLE_JSON.read_bytes()
+    )
+    assert names(env.paths.processed) == [EXAMPLE_JSON.name]
+    assert names(env.paths.inbox) == ["upload.csv.part"]
     meta = metadata(result)
     assert meta["new_version"] is True and meta["versions_of_coupon"] == 1
     assert meta["fixtures"] == 13 and meta["dagster/row_count"] == 91
@@ -150,56 +182,35 @@ def test_inbox_to_scored_prediction_end_to_end(
     assert all(p.parent == env.paths.out and p.exists() for p in exports)
     summary = json.loads(exports[1].read_text())
     assert [f["result"] for f in summary["fixtures"]] == RESULTS[EXAMPLE_JSON.name]
-
-    second = tick(env, instance)
-    assert isinstance(second, dg.SensorResult) and not second.run_requests
-    assert names(env.paths.processed) == [EXAMPLE_JSON.name]
-    assert names(env.paths.inbox) == ["upload.csv.part"]
+    assert isinstance(tick(), dg.SkipReason)  # only the partial upload is left
 
     shutil.copyfile(EXAMPLE_JSON, env.paths.inbox / "same-coupon-again.json")
-    third = tick(env, instance)
-    assert isinstance(third, dg.SensorResult) and not third.run_requests
-    assert not third.dynamic_partitions_requests
-    assert names(env.paths.processed) == [EXAMPLE_JSON.name, "same-coupon-again.json"]
-    assert instance.get_dynamic_partitions("jackpots") == [checksum]
-
-    # Re-materializing the partition re-reads the same immutable version.
-    again = materialize(env, instance, request, budget=32)
+    third = tick()
+    assert isinstance(third, dg.SensorResult) and len(third.run_requests) == 1
+    assert third.run_requests[0].partition_key == key
+    assert not third.dynamic_partitions_requests  # the partition exists
+    again = materialize(env, instance, third.run_requests[0], budget=32)
     assert metadata(again)["jackpot_version"] == meta["jackpot_version"]
     assert metadata(again)["new_version"] is False
     assert metadata(again)["versions_of_coupon"] == 1
+    assert names(env.paths.processed) == [EXAMPLE_JSON.name, "same-coupon-again.json"]
+    assert len(instance.get_dynamic_partitions("jackpots")) == 2
 
 
-def test_several_files_in_one_tick_and_same_name_collisions(
+def test_same_bytes_under_two_names_share_a_partition_and_both_are_filed(
     env: Env, instance: dg.DagsterInstance, store: FakeCalibrationStore
 ) -> None:
     shutil.copyfile(EXAMPLE_JSON, env.paths.inbox / "a.json")
     shutil.copyfile(EXAMPLE_JSON, env.paths.inbox / "b.json")  # same bytes, same tick
     shutil.copyfile(EXAMPLE_NO_ODDS, env.paths.inbox / "c.csv")
-    first = tick(env, instance)
-    keys = {sha256(EXAMPLE_JSON.read_bytes()), sha256(EXAMPLE_NO_ODDS.read_bytes())}
-    assert {r.partition_key for r in first.run_requests} == keys
-    assert len(first.run_requests) == 2
-    tick(env, instance)
+    first = Ticker(env, instance)()
+    assert isinstance(first, dg.SensorResult) and len(first.run_requests) == 3
+    assert len({r.partition_key for r in first.run_requests}) == 2
+    (add,) = first.dynamic_partitions_requests
+    assert len(add.partition_keys) == 2
+    for request in first.run_requests:
+        assert materialize(env, instance, request).success
     assert names(env.paths.processed) == ["a.json", "b.json", "c.csv"]
-    # Another coupon under a name already in processed/, and two different invalid files
-    # under one name: every file is kept, the later ones prefixed with their hash.
-    other = "\n".join(EXAMPLE_NO_ODDS.read_text().splitlines()[:-1]) + "\n"
-    (env.paths.inbox / "c.csv").write_text(other)
-    tick(env, instance)
-    tick(env, instance)
-    assert names(env.paths.processed) == sorted(
-        ["a.json", "b.json", "c.csv", f"{sha256(other.encode())[:12]}_c.csv"]
-    )
-    (env.paths.inbox / "typo.csv").write_text(INVALID_COUPON)
-    tick(env, instance)
-    second_typo = INVALID_COUPON.replace("Chelsea", "Arsenal")
-    (env.paths.inbox / "typo.csv").write_text(second_typo)
-    tick(env, instance)
-    prefixed = f"{sha256(second_typo.encode())[:12]}_typo.csv"
-    assert names(env.paths.rejected) == sorted(
-        [prefixed, f"{prefixed}.error.txt", "typo.csv", "typo.csv.error.txt"]
-    )
     assert names(env.paths.inbox) == []
 
 
@@ -210,67 +221,78 @@ def test_empty_or_missing_inbox_skips_without_opening_the_warehouse(
         raise AssertionError("the warehouse must not be opened")
 
     monkeypatch.setattr(warehouse, "connect", refuse)
-    assert isinstance(tick(env, instance), dg.SkipReason)
+    tick = Ticker(env, instance)
+    assert isinstance(tick(), dg.SkipReason)
+    shutil.copyfile(EXAMPLE_JSON, env.paths.inbox / EXAMPLE_JSON.name)
+    assert isinstance(tick(), dg.SensorResult)  # a tick never opens the warehouse
     shutil.rmtree(env.paths.inbox)
-    assert isinstance(tick(env, instance), dg.SkipReason)
+    assert isinstance(tick(), dg.SkipReason)
 
 
-def test_busy_warehouse_or_failing_file_leaves_files_in_the_inbox(
+def test_a_failed_run_leaves_the_file_for_a_re_execution(
     env: Env,
     instance: dg.DagsterInstance,
     store: FakeCalibrationStore,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A run that fails before filing (the warehouse is locked) leaves the coupon in the inbox;
+    re-executing the partition (without the sensor's tags, as from the UI) files it."""
     shutil.copyfile(EXAMPLE_JSON, env.paths.inbox / EXAMPLE_JSON.name)
-    shutil.copyfile(EXAMPLE_NO_ODDS, env.paths.inbox / EXAMPLE_NO_ODDS.name)
+    (request,) = Ticker(env, instance)().run_requests
     real_connect = warehouse.connect
 
     def locked(*args: object, **kwargs: object) -> None:
         raise warehouse.WarehouseLockedError("warehouse is locked by another process")
 
     monkeypatch.setattr(warehouse, "connect", locked)
-    busy = tick(env, instance)
-    assert isinstance(busy, dg.SkipReason) and "busy" in busy.skip_message
-    assert names(env.paths.inbox) == [EXAMPLE_NO_ODDS.name, EXAMPLE_JSON.name]
+    assert not materialize(env, instance, request).success
+    assert names(env.paths.inbox) == [EXAMPLE_JSON.name]
     monkeypatch.setattr(warehouse, "connect", real_connect)
-
-    real_validate = jackpot_model.validate_coupon
-
-    def flaky(con: object, data: bytes, source: str, resolve: object = None) -> object:
-        if source == EXAMPLE_JSON.name:
-            raise OSError("disk hiccup")
-        return real_validate(con, data, source, resolve)
-
-    monkeypatch.setattr(jackpot_model, "validate_coupon", flaky)
-    result = tick(env, instance)
-    assert [r.tags[jackpot_assets.FILE_TAG] for r in result.run_requests] == [EXAMPLE_NO_ODDS.name]
-    monkeypatch.setattr(jackpot_model, "validate_coupon", real_validate)
-    retried = tick(env, instance)
-    assert [r.tags[jackpot_assets.FILE_TAG] for r in retried.run_requests] == [EXAMPLE_JSON.name]
-    assert names(env.paths.processed) == [EXAMPLE_NO_ODDS.name]
+    assert materialize(env, instance, dg.RunRequest(partition_key=request.partition_key)).success
+    assert names(env.paths.processed) == [EXAMPLE_JSON.name]
 
 
 def test_asset_failures_are_readable(
     env: Env, instance: dg.DagsterInstance, store: FakeCalibrationStore
 ) -> None:
-    missing = "0" * 64
+    missing = "nothing-" + "0" * 10
     instance.add_dynamic_partitions("jackpots", [missing])
     result = materialize(env, instance, dg.RunRequest(partition_key=missing))
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert f"no coupon file with sha256 {missing}" in str(failure.event_specific_data)
-    # A coupon that no longer validates (here: the warehouse lost its matches) fails with the
-    # validator's report as the failure description.
+    assert "no coupon file with sha256 0000000000" in str(failure.event_specific_data)
+    # A coupon that no longer predicts (here: the warehouse lost its matches) fails with the
+    # reason as the failure description.
     data = b"home,away,kickoff,league\nArsenal,Chelsea,2025-04-26,E0\n"
     store_coupon_bytes(env.raw_dir, data, "x.csv")
     con = env.connect()
     con.execute("DELETE FROM match_odds; DELETE FROM market_probabilities; DELETE FROM matches")
     con.close()
-    instance.add_dynamic_partitions("jackpots", [sha256(data)])
-    failed = materialize(env, instance, dg.RunRequest(partition_key=sha256(data)))
+    key = coupon_partition_key(data, "x.csv", sha256(data))
+    instance.add_dynamic_partitions("jackpots", [key])
+    failed = materialize(env, instance, dg.RunRequest(partition_key=key))
     assert not failed.success
     failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
     assert "no E0 results before 2025-04-26" in str(failure.event_specific_data)
+
+
+def test_jackpot_predict_is_recorded_as_a_materialization(
+    env: Env, instance: dg.DagsterInstance, store: FakeCalibrationStore
+) -> None:
+    """What ``jackpot predict FILE`` records: the coupon's partition (added) and a runless
+    materialization of jackpot_predictions with the prediction's metadata."""
+    report = predict_file(EXAMPLE_JSON)
+    key = record_prediction(instance, EXAMPLE_JSON.read_bytes(), EXAMPLE_JSON.name, report)
+    assert key == coupon_partition_key(
+        EXAMPLE_JSON.read_bytes(), EXAMPLE_JSON.name, sha256(EXAMPLE_JSON.read_bytes())
+    )
+    assert instance.get_dynamic_partitions("jackpots") == [key]
+    event = instance.get_latest_materialization_event(jackpot_predictions.key)
+    assert event is not None
+    materialization = event.asset_materialization
+    assert materialization.partition == key
+    assert materialization.metadata["recorded_by"].value == "jackpot predict"
+    assert materialization.metadata["jackpot_version"].value == report.version
 
 
 def test_definitions_load_with_the_jackpot_objects(env: Env) -> None:
@@ -289,7 +311,8 @@ def test_loading_the_code_location_stays_light() -> None:
     assert jackpot_assets.DEFAULT_BUDGET == jackpot_report.DEFAULT_BUDGET
     assert jackpot_assets.DEFAULT_SET == jackpot_report.DEFAULT_SET
     code = (
-        "import sys, jackpot_pipeline.defs.jackpots.assets; "
+        "import sys, jackpot_pipeline.defs.jackpots.assets, "
+        "jackpot_pipeline.defs.jackpots.sensors; "
         "print(sorted(m for m in ('pandas', 'duckdb', 'scipy') if m in sys.modules))"
     )
     loaded = subprocess.run(

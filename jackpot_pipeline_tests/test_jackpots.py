@@ -44,7 +44,7 @@ from jackpot_pipeline.core.prediction_sets import (
 from jackpot_pipeline.defs.odds.assets import events as events_asset
 from jackpot_pipeline.defs.odds.assets import odds as odds_asset
 from jackpot_pipeline.defs.odds.assets import odds_snapshots
-from jackpot_pipeline.defs.resources import WarehouseResource
+from jackpot_pipeline.defs.resources import SettingsResource, WarehouseResource
 from jackpot_pipeline.services import warehouse
 from jackpot_pipeline.services.ingestion import ingest
 from jackpot_pipeline.services.jackpot_inbox import JackpotPaths
@@ -626,6 +626,7 @@ def odds_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
             resources={
                 "odds_api": OddsApiResource(replay_dir=str(ODDS_DIR)),
                 "warehouse_db": WarehouseResource(path=str(db)),
+                "settings": SettingsResource.from_env(),
             },
             run_config={"ops": {"odds_snapshots": {"config": {"sports": ["soccer_epl"]}}}},
             instance=dg.DagsterInstance.ephemeral(),

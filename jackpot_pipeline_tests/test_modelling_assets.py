@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from jackpot_pipeline.defs.modelling.assets import dixon_coles, team_features
-from jackpot_pipeline.defs.partitions import partition_key
-from jackpot_pipeline.defs.resources import WarehouseResource
+from jackpot_pipeline.defs.partitions import league_season_partitions, partition_key
+from jackpot_pipeline.defs.resources import SettingsResource, WarehouseResource
 from jackpot_pipeline.services import warehouse
 from jackpot_pipeline.services.ingestion import ingest
 from jackpot_pipeline_tests._corpus import dump_warehouse, make_request, real_bytes
@@ -35,7 +35,10 @@ def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def materialize(path: Path, **kwargs: object) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         MODEL_ASSETS,
-        resources={"warehouse_db": WarehouseResource(path=str(path))},
+        resources={
+            "warehouse_db": WarehouseResource(path=str(path)),
+            "settings": SettingsResource(),
+        },
         **kwargs,
     )
 
@@ -48,13 +51,74 @@ def range_tags(league: str, first: str, last: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def modelled(ingested: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def range_run(
+    ingested: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dg.ExecuteInProcessResult]:
     """The model assets of every E0 season, materialized as one range run."""
     path = tmp_path_factory.mktemp("range") / "w.duckdb"
     path.write_bytes(ingested.read_bytes())
     result = materialize(path, tags=range_tags("E0", "2020-21", "2022-23"))
     assert result.success
-    return path
+    return path, result
+
+
+@pytest.fixture(scope="module")
+def modelled(range_run: tuple[Path, dg.ExecuteInProcessResult]) -> Path:
+    return range_run[0]
+
+
+def metadata_by_partition(
+    result: dg.ExecuteInProcessResult, node: str, asset: str
+) -> dict[str, dict]:
+    return {
+        str(m.partition): {k: v.value for k, v in m.metadata.items()}
+        for m in result.asset_materializations_for_node(node)
+        if m.asset_key == dg.AssetKey(asset)
+    }
+
+
+def test_range_run_metadata_describes_each_partition_only(range_run) -> None:
+    """oos_predictions E0|2021-22 states that season's rows, not the league's total; each
+    season's models carry their own ρ, home advantage, convergence and versions."""
+    path, result = range_run
+    oos = query(path, "SELECT season, count(*) AS n FROM oos_predictions GROUP BY season")
+    expected = dict(zip(oos["season"], oos["n"], strict=True))
+    predictions = metadata_by_partition(result, "dixon_coles", "oos_predictions")
+    assert {k: v["dagster/row_count"] for k, v in predictions.items()} == {
+        str(partition_key("E0", season)): expected[season] for season in SEASONS
+    }
+    models = metadata_by_partition(result, "dixon_coles", "dixon_coles_models")
+    stored = query(path, "SELECT * FROM models WHERE kind = 'season_end'").set_index("season")
+    for season in SEASONS:
+        meta = models[str(partition_key("E0", season))]
+        assert (meta["league"], meta["season"]) == ("E0", season)
+        row = stored.loc[season]
+        assert meta["season_end/model_id"] == row["model_id"]
+        assert meta["season_end/rho"] == pytest.approx(row["rho"], abs=1e-6)
+        assert meta["season_end/home_advantage"] == pytest.approx(row["home_advantage"], abs=1e-6)
+        assert meta["season_end/converged"] is True
+        assert meta["xi"] == pytest.approx(row["xi"])
+        assert "| team_id" in meta["ratings"]
+    features = metadata_by_partition(result, "team_features", "team_features")
+    counts = query(path, "SELECT season, count(*) AS n FROM team_features GROUP BY season")
+    assert {k: v["dagster/row_count"] for k, v in features.items()} == {
+        str(partition_key("E0", s)): n for s, n in zip(counts["season"], counts["n"], strict=True)
+    }
+
+
+def test_team_features_declare_every_league_of_the_country() -> None:
+    """E0 2021-22 reads E0 and E1 (same country) up to 2021-22, and nothing of SP1."""
+    mapping = team_features.get_partition_mapping(dg.AssetKey("matches"))
+    downstream = league_season_partitions.subset_with_partition_keys(
+        [str(partition_key("E0", "2021-22"))]
+    )
+    upstream = mapping.get_upstream_mapped_partitions_result_for_partitions(
+        downstream, league_season_partitions, league_season_partitions
+    ).partitions_subset.get_partition_keys()
+    leagues = {key.keys_by_dimension["league"] for key in upstream}
+    seasons = {key.keys_by_dimension["season"] for key in upstream}
+    assert leagues == {"E0", "E1"}
+    assert max(seasons) == "2021-22" and "2012-13" in seasons
 
 
 def query(path: Path, sql: str) -> pd.DataFrame:
@@ -140,3 +204,7 @@ def test_a_season_without_matches_is_reported_not_crashed(ingested: Path, tmp_pa
     )
     assert result.success
     assert query(path, "SELECT count(*) AS n FROM oos_predictions")["n"].iloc[0] == 0
+    for asset in ("dixon_coles_models", "oos_predictions"):
+        (meta,) = metadata_by_partition(result, "dixon_coles", asset).values()
+        assert meta["status"] == "no data" and meta["dagster/row_count"] == 0
+        assert "no matches of SP1 2025-26" in meta["reason"]

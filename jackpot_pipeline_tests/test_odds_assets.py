@@ -34,7 +34,7 @@ from jackpot_pipeline.defs.odds.assets import (
     odds,
     odds_snapshots,
 )
-from jackpot_pipeline.defs.resources import WarehouseResource
+from jackpot_pipeline.defs.resources import SettingsResource, WarehouseResource
 from jackpot_pipeline.services.odds_api import OddsApiResource
 from jackpot_pipeline.services.odds_store import read_odds
 from jackpot_pipeline.services.status import odds_status
@@ -90,6 +90,7 @@ class Env(TmpWarehouse):
             resources={
                 "odds_api": api or OddsApiResource(replay_dir=str(DATA)),
                 "warehouse_db": WarehouseResource(path=str(self.db)),
+                "settings": SettingsResource.from_env(),
             },
             run_config=run_config,
             instance=self.instance,

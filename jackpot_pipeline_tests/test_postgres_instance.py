@@ -15,7 +15,11 @@ import pytest
 from jackpot_pipeline.defs.ingestion.assets import football_data
 from jackpot_pipeline.defs.partitions import partition_key
 from jackpot_pipeline.defs.reference.assets import reference_data
-from jackpot_pipeline.defs.resources import FootballDataSource, WarehouseResource
+from jackpot_pipeline.defs.resources import (
+    FootballDataSource,
+    SettingsResource,
+    WarehouseResource,
+)
 from jackpot_pipeline.services.quality import CHECKS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +78,7 @@ def test_partition_run_is_stored_in_postgres(pg_instance, postgres_server, tmp_p
     resources = {
         "warehouse_db": WarehouseResource(path=str(warehouse_path)),
         "football_data_source": FootballDataSource(),
+        "settings": SettingsResource.from_env(),
     }
     key = partition_key(LEAGUE, SEASON)
 

@@ -18,18 +18,21 @@ import pytest
 
 from jackpot_pipeline.core.teams import load_aliases
 from jackpot_pipeline.defs.ingestion.assets import football_data
-from jackpot_pipeline.defs.odds import sensors
-from jackpot_pipeline.defs.odds.assets import DEFAULT_SPORTS
-from jackpot_pipeline.defs.odds.definitions import (
-    ODDS_ASSETS,
-    ODDS_JOBS,
-    ODDS_RESOURCES,
-    ODDS_SCHEDULES,
-    ODDS_SENSORS,
-    odds_api_resource,
+from jackpot_pipeline.defs.ingestion.schedules import (
+    INGESTION_JOBS,
+    INGESTION_SCHEDULES,
+    football_data_daily_schedule,
 )
+from jackpot_pipeline.defs.odds import sensors
+from jackpot_pipeline.defs.odds.assets import DEFAULT_SPORTS, ODDS_ASSETS
+from jackpot_pipeline.defs.odds.resources import odds_api_resource
+from jackpot_pipeline.defs.odds.sensors import ODDS_JOBS, ODDS_SENSORS
 from jackpot_pipeline.defs.partitions import LEAGUE_CODES, partition_key
-from jackpot_pipeline.defs.resources import FootballDataSource, WarehouseResource
+from jackpot_pipeline.defs.resources import (
+    FootballDataSource,
+    SettingsResource,
+    WarehouseResource,
+)
 from jackpot_pipeline.services import warehouse
 from jackpot_pipeline.services.odds_api import OddsApiResource, ReplayOddsApi
 from jackpot_pipeline.services.odds_store import (
@@ -275,7 +278,7 @@ def test_scores_sensor_spends_no_credit_below_the_reserve(
 
 
 def test_daily_schedule_requests_the_current_season_of_each_league() -> None:
-    schedule = sensors.football_data_daily_schedule
+    schedule = football_data_daily_schedule
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
 
     def tick(at: str) -> list[dg.RunRequest | dg.SkipReason]:
@@ -299,15 +302,15 @@ def test_definitions_load_and_a_sensor_request_runs_offline(
     monkeypatch.setenv("ODDS_API_KEY", "from-env")
     live = odds_api_resource()
     assert live.has_key and "from-env" not in repr(live)
-    assert set(ODDS_RESOURCES) == {"odds_api"}
     assert all(s.default_status == dg.DefaultSensorStatus.STOPPED for s in ODDS_SENSORS)
     db = tmp_path / "w.duckdb"
     defs = dg.Definitions(
         assets=[football_data, *ODDS_ASSETS],
         sensors=ODDS_SENSORS,
-        schedules=ODDS_SCHEDULES,
-        jobs=ODDS_JOBS,
+        schedules=INGESTION_SCHEDULES,
+        jobs=[*ODDS_JOBS, *INGESTION_JOBS],
         resources={
+            "settings": SettingsResource.from_env(),
             "odds_api": OddsApiResource(replay_dir=str(DATA)),
             "warehouse_db": WarehouseResource(path=str(db)),
             "football_data_source": FootballDataSource(),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from jackpot_pipeline.cli import render
+from jackpot_pipeline.cli.common import prepare_dagster_home
 from jackpot_pipeline.cli.errors import EXIT_USAGE, CliError
 from jackpot_pipeline.cli.options import add_command, input_file, positive_int
 
@@ -25,7 +27,9 @@ RESULT_CODES = {"H": "1", "D": "X", "A": "2"}
 
 def command_predict(args: argparse.Namespace) -> int:
     """Validate a coupon file, predict it (same path and rows as the asset), print the table
-    and the ticket figures (or the JSON summary with the export paths)."""
+    and the ticket figures (or the JSON summary with the export paths), and record it as a
+    materialization of ``jackpot_predictions`` on the local Dagster instance (shown in the UI).
+    """
     from jackpot_pipeline.core.coupon import CouponValidationError
     from jackpot_pipeline.services.jackpots import predict_file
 
@@ -48,13 +52,35 @@ def command_predict(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except ValueError as error:  # e.g. a results file that matches no fixture
         raise CliError(f"cannot predict {args.file}: {error}") from None
+    partition = record_in_ui(args.file, report)
     if args.json:
         render.emit_json(
-            {**report.summary(), "created": report.created, "exports": list(report.exports)}
+            {
+                **report.summary(),
+                "created": report.created,
+                "exports": list(report.exports),
+                "dagster_partition": partition,
+            }
         )
     else:
         print_report(report, render.console())
+        render.console().print(
+            f"Recorded as jackpot_predictions partition {partition} (uv run jackpot ui)",
+            overflow="fold",
+        )
     return 0
+
+
+def record_in_ui(path: Path, report: Any) -> str:
+    """Record the prediction as a materialization of ``jackpot_predictions`` on the local
+    instance; returns the coupon's partition key."""
+    prepare_dagster_home()
+    import dagster as dg
+
+    from jackpot_pipeline.defs.jackpots.assets import record_prediction
+
+    with dg.DagsterInstance.get() as instance:
+        return record_prediction(instance, Path(path).read_bytes(), Path(path).name, report)
 
 
 def print_report(report: Any, out: Console) -> None:

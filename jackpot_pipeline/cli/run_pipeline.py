@@ -181,15 +181,13 @@ def run_all(
 
 
 def process_inbox(instance: dg.DagsterInstance, echo: Callable[[str], None]) -> list[StepResult]:
-    """One tick of the jackpot inbox sensor, a run per new coupon, then a second tick that
-    moves the registered files to processed/ — what the running sensor does over two ticks."""
-    from jackpot_pipeline.defs.jackpots.assets import PARTITIONS_NAME, jackpot_inbox_sensor
+    """One tick of the jackpot inbox sensor and a run per new coupon (each run moves its file
+    to processed/ or rejected/) — what the running sensor does."""
+    from jackpot_pipeline.defs.jackpots.assets import PARTITIONS_NAME
+    from jackpot_pipeline.defs.jackpots.sensors import jackpot_inbox_sensor
 
-    def tick() -> dg.SensorResult | dg.SkipReason:
-        context = dg.build_sensor_context(instance=instance, resources=RESOURCES)
-        return jackpot_inbox_sensor(context)
-
-    result = tick()
+    context = dg.build_sensor_context(instance=instance, resources=RESOURCES)
+    result = jackpot_inbox_sensor(context)
     if not isinstance(result, dg.SensorResult):
         echo(f"[jackpots] inbox: {result.skip_message}")
         return []
@@ -201,7 +199,6 @@ def process_inbox(instance: dg.DagsterInstance, echo: Callable[[str], None]) -> 
         step = run_step(instance, stage, [request.partition_key])
         steps.append(step)
         echo(_progress_line(step, position, len(result.run_requests)))
-    tick()
     return steps
 
 
@@ -225,7 +222,7 @@ def describe_keys(keys: Sequence[dg.MultiPartitionKey | str]) -> str:
     if not keys:
         return "-"
     if not isinstance(keys[0], dg.MultiPartitionKey):
-        return str(keys[0])[:12]
+        return str(keys[0])
     first, last = (k.keys_by_dimension for k in (keys[0], keys[-1]))
     if len(keys) == 1:
         return f"{first['league']} {first['season']}"

@@ -738,3 +738,20 @@ def _fixtures_hash(fixtures: list[CouponFixture]) -> str:
     """``coupon-`` + 16 hex digits of SHA-256 over ``home_id|away_id|kickoff`` lines."""
     identity = "\n".join(f"{f.home_id}|{f.away_id}|{f.kickoff.isoformat()}" for f in fixtures)
     return "coupon-" + hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
+def coupon_label(data: bytes, source: str) -> str | None:
+    """A readable name for a coupon file without validating it: its ``id`` if it has one, else
+    the earliest kickoff date (``YYYY-MM-DD``) among its rows; None when neither is readable."""
+    raw = _read(data, source, _Findings())
+    if raw is None:
+        return None
+    if label := _optional_text(raw.id):
+        return label
+    dates: list[str] = []
+    for record in raw.records:
+        if isinstance(record, Mapping):
+            moment = _iso_moment(record.get("kickoff"))
+            if moment is not None:
+                dates.append(moment.isoformat()[:10])
+    return min(dates) if dates else None

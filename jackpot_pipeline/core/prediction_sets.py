@@ -350,8 +350,10 @@ def fit_set_params(
     pooling: Pooling = "linear",
     max_market_weight: float = MAX_MARKET_WEIGHT,
     min_samples: int = DEFAULT_MIN_SAMPLES,
+    default_model_weight: float = DEFAULT_MODEL_WEIGHT,
 ) -> SetParams:
-    """Fit B's w, E's T, F's κ, D's λ per league and G's weights on ``train`` (earlier rows)."""
+    """Fit B's w, E's T, F's κ, D's λ per league and G's weights on ``train`` (earlier rows);
+    B's w is ``max(default_model_weight, 1 − max_market_weight)`` until there are enough rows."""
     y = encode_results(outcomes)
     if len(y) != len(train.model):
         raise ValueError("one outcome per training row is required")
@@ -359,7 +361,7 @@ def fit_set_params(
     n_market = int(with_market.sum())
     params = SetParams(
         pooling=pooling,
-        model_weight=max(DEFAULT_MODEL_WEIGHT, 1 - max_market_weight),
+        model_weight=max(default_model_weight, 1 - max_market_weight),
         n_train=len(y),
         n_train_with_market=n_market,
     )

@@ -523,3 +523,21 @@ def _summary(
         outcomes=outcomes,
         message="same bytes already ingested: nothing written" if status == "unchanged" else "",
     )
+
+
+def partition_row_counts(
+    con: duckdb.DuckDBPyConnection, league: str, season: str
+) -> dict[str, int]:
+    """Stored rows of ``league`` × ``season`` in matches, match_odds and market_probabilities."""
+    matches = "SELECT match_id FROM matches WHERE league = ? AND season = ?"
+    queries = {
+        "matches": f"SELECT count(*) FROM ({matches})",
+        **{
+            table: f"SELECT count(*) FROM {table} WHERE match_id IN ({matches})"
+            for table in ("match_odds", "market_probabilities")
+        },
+    }
+    return {
+        table: int(con.execute(sql, [league, season]).fetchone()[0])
+        for table, sql in queries.items()
+    }

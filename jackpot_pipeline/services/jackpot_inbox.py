@@ -1,13 +1,13 @@
 """Jackpot folders and coupon bytes (no pandas or DuckDB here).
 
-Folders (:func:`jackpot_paths`): ``$JACKPOT_JACKPOTS_DIR`` or ``<Settings.data_dir>/jackpots``
+Folders (:func:`jackpot_paths`): ``Settings.jackpots_path`` (``$JACKPOT_JACKPOTS_DIR``, else
+``<data_dir>/jackpots``)
 with ``inbox/``, ``processed/``, ``rejected/`` and ``out/``; coupon bytes are kept in the raw
 layer under ``<Settings.raw_dir>/jackpots/`` (content-addressed).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +16,6 @@ from jackpot_pipeline.services.raw_store import sha256, store_blob
 from jackpot_pipeline.settings import Settings
 
 RAW_NAMESPACE = "jackpots"
-JACKPOTS_DIR_ENV = "JACKPOT_JACKPOTS_DIR"
 IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
 
 
@@ -44,11 +43,8 @@ class JackpotPaths:
 
 
 def jackpot_paths(settings: Settings | None = None) -> JackpotPaths:
-    """``$JACKPOT_JACKPOTS_DIR`` if set, else ``<data_dir>/jackpots`` (``$JACKPOT_DATA_DIR``)."""
-    override = os.environ.get(JACKPOTS_DIR_ENV)
-    if override:
-        return JackpotPaths(Path(override))
-    return JackpotPaths((settings or Settings.from_env()).data_dir / "jackpots")
+    """The folders under ``settings.jackpots_path`` (default: the environment's settings)."""
+    return JackpotPaths((settings or Settings.from_env()).jackpots_path)
 
 
 def inbox_files(inbox: Path) -> list[Path]:
@@ -73,18 +69,19 @@ def store_coupon_bytes(raw_dir: Path, data: bytes, name: str) -> Path:
 def find_coupon_bytes(
     checksum: str, raw_dir: Path, paths: JackpotPaths | None = None
 ) -> tuple[bytes, Path]:
-    """The bytes with SHA-256 ``checksum``: from the raw layer, else from processed/ or inbox/."""
+    """The bytes whose SHA-256 starts with ``checksum`` (a full digest or a prefix): from
+    inbox/ first (so the run can move that file), else the raw layer, else processed/."""
     folder = raw_dir / RAW_NAMESPACE / checksum[:2]
     candidates = sorted(folder.glob(f"{checksum}*")) if folder.is_dir() else []
     if paths is not None:
-        for where in (paths.processed, paths.inbox):
-            if where.is_dir():
-                candidates += sorted(p for p in where.iterdir() if p.is_file())
+        candidates = inbox_files(paths.inbox) + candidates
+        if paths.processed.is_dir():
+            candidates += sorted(p for p in paths.processed.iterdir() if p.is_file())
     for path in candidates:
         data = path.read_bytes()
-        if sha256(data) == checksum:
+        if sha256(data).startswith(checksum):
             return data, path
-    raise FileNotFoundError(f"no coupon file with sha256 {checksum} in {folder} or the folders")
+    raise FileNotFoundError(f"no coupon file with sha256 {checksum}… in {folder} or the folders")
 
 
 def move_unique(path: Path, folder: Path, checksum: str) -> Path:

@@ -8,8 +8,8 @@ everything is *applied to*), fitting only on the out-of-sample rows of seasons s
 - ``partition_params`` + ``partition_sets``: set parameters fitted on every league's earlier
   rows (each calibrated by its own season's stored curve), then sets A–G for every match of S;
 - ``validate_run`` / ``validate_pooled``: metrics of the sets, the uncalibrated model, the
-  market and a base rate, stored in ``validation_results``, with the reliability diagram and
-  the report text.
+  market and a base rate, stored in ``validation_results``, with the report text (per
+  partition; pooled also the reliability diagram, a file under ``reports_dir``).
 
 The ``run_*`` and ``validate_*`` functions take a connection factory (``WarehouseResource.
 connect``), store each partition in its own transaction and return what the asset publishes.
@@ -158,6 +158,7 @@ def partition_params(
         pooling=store.POOLING,
         max_market_weight=settings.max_market_weight,
         min_samples=settings.min_calibration_samples,
+        default_model_weight=settings.blend_alpha,
     )
     start, end, span = training_window(train)
     scope = POOLED if store.PARAMS_SCOPE == POOLED else league
@@ -323,9 +324,9 @@ class NoPredictionSets(LookupError):
 
 @dataclass(frozen=True)
 class ValidationReport:
-    """What a validation asset publishes: the stored row count, the matches scored, the
-    markdown report (reliability diagram inline), the diagram's file, the best-set lines and
-    the headline RPS and log loss."""
+    """What the pooled validation asset publishes: the stored row count, the matches scored,
+    the markdown report (reliability diagram inline), the diagram's file, the best-set lines
+    and the headline RPS and log loss."""
 
     n_rows: int
     n_matches: int
@@ -340,20 +341,32 @@ def reports_dir(warehouse_path: Path | str) -> Path:
     return Path(warehouse_path).parent / "reports"
 
 
+@dataclass(frozen=True)
+class PartitionValidation:
+    """One partition's validation: its stored rows, matches scored, markdown table, best-set
+    lines and headline RPS and log loss."""
+
+    league: str
+    season: str
+    n_rows: int
+    n_matches: int
+    text: str
+    best: list[str]
+    numbers: dict[str, float]
+
+
 def validate_run(
     connect: Connect,
     by_league: Mapping[str, Sequence[str]],
     settings: Settings,
-    reports: Path,
     log: logging.Logger,
-) -> ValidationReport | None:
-    """Score and store every partition of the run, then report the run's partitions together
-    (None when no partition has a played match with prediction sets)."""
-    frames, all_forecasts = [], []
+) -> list[PartitionValidation]:
+    """Score and store every partition of the run; one result per partition with a played
+    match with prediction sets (each describes that partition only)."""
+    results = []
     for league, seasons in by_league.items():
         with connect() as con:
             forecasts = report.load_forecasts(con, [league], seasons)
-        all_forecasts.append(forecasts)
         for season in seasons:
             sample = forecasts.take((forecasts.matches["season"] == season).to_numpy())
             rows = report.validation_rows(
@@ -364,37 +377,29 @@ def validate_run(
             if not rows:
                 log.warning(f"{league} {season}: no played match with prediction sets")
                 continue
-            frames.append(pd.DataFrame(rows))
+            frame = pd.DataFrame(rows)
+            best = report.best_set_lines(frame)
+            text = "\n".join(
+                [
+                    f"### Validation {league} {season}: {len(sample.matches):,} matches",
+                    *[f"- {line}" for line in best],
+                    "",
+                    report.markdown(report.metrics_table(frame)),
+                ]
+            )
+            results.append(
+                PartitionValidation(
+                    league,
+                    season,
+                    len(rows),
+                    len(sample.matches),
+                    text,
+                    best,
+                    headline_numbers(frame),
+                )
+            )
             log.info(f"{league} {season}: {len(sample.matches)} matches scored")
-    if not frames:
-        return None
-    stored = pd.concat(frames, ignore_index=True)
-    run = concat_forecasts(all_forecasts)
-    span = season_span(s for seasons in by_league.values() for s in seasons)
-    label = f"{', '.join(by_league)} {span}"  # 'E0, SP1 2012-13..2025-26'
-    file_label = f"{'-'.join(sorted(by_league))}_{span}"  # 'E0-SP1_2012-13..2025-26'
-    run_rows = pd.DataFrame(report.validation_rows(run.evaluate(settings.calibration_bins), "", ""))
-    png = report.reliability_png(run_rows, f"Reliability, {label} ({len(run.matches):,} matches)")
-    path = report.save_png(png, reports, f"reliability_{file_label}.png")
-    by_partition = stored.pivot_table(index=["league", "season"], columns="forecast", values="rps")
-    by_partition = by_partition[[n for n in report.HEADLINE if n in by_partition.columns]]
-    best = report.best_set_lines(run_rows)
-    text = "\n".join(
-        [
-            f"### Validation {label}: {len(run.matches):,} matches",
-            *[f"- {line}" for line in best],
-            "",
-            report.markdown(report.metrics_table(run_rows)),
-            "",
-            "#### RPS per partition",
-            report.markdown(by_partition),
-            "",
-            report.image_markdown(png, f"reliability {label}"),
-        ]
-    )
-    return ValidationReport(
-        len(stored), len(run.matches), text, path, best, headline_numbers(run_rows)
-    )
+    return results
 
 
 def validate_pooled(
@@ -476,14 +481,6 @@ def pooled_samples(
                 sample.evaluate(bins), league, season
             )
     return samples
-
-
-def concat_forecasts(parts: Sequence[report.Forecasts]) -> report.Forecasts:
-    """The forecasts of several samples stacked in order."""
-    return report.Forecasts(
-        pd.concat([f.matches for f in parts], ignore_index=True),
-        {name: np.concatenate([f.probs[name] for f in parts]) for name in parts[0].probs},
-    )
 
 
 def missing_partitions(forecasts: report.Forecasts) -> list[str]:

@@ -12,25 +12,33 @@ Per league × season S (the season everything is *applied to*):
 - ``validation_reports``: metrics of A–G, the uncalibrated model, the market and a base rate
   on the season's played matches.
 
-``validation_report_pooled`` (unpartitioned) scores 2015-16 … 2024-25 of the six leagues
-together, re-validates the design choices and says which set is best.
+``validation_report_pooled`` (unpartitioned) scores the evaluation window of every league
+together, re-validates the design choices and says which set is best; league-wide figures
+live there, each partition's metadata describes that partition only.
 
 The work (pandas, NumPy, DuckDB, matplotlib) is in ``services.validation``, imported
 inside the asset bodies so the code location loads without it.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import dagster as dg
 
+from jackpot_pipeline.defs.conventions import (
+    KINDS,
+    MODEL_OWNERS,
+    POOL,
+    no_data_metadata,
+    partition_metadata,
+)
 from jackpot_pipeline.defs.modelling.assets import (
     EAGER,
     SAME_LEAGUE_EARLIER_SEASONS,
     keys_by_league,
 )
-from jackpot_pipeline.defs.partitions import SEASONS, league_season_partitions
-from jackpot_pipeline.defs.resources import WarehouseResource
-from jackpot_pipeline.settings import Settings
+from jackpot_pipeline.defs.partitions import SEASONS, league_season_partitions, partition_key
+from jackpot_pipeline.defs.resources import SettingsResource, WarehouseResource
 
 
 def _seasons_mapping(strictly_earlier: bool) -> dg.MultiPartitionMapping:
@@ -58,31 +66,79 @@ CURVES_UP_TO_SEASON = dg.AssetDep(
 COMMON = {
     "partitions_def": league_season_partitions,
     "backfill_policy": dg.BackfillPolicy.single_run(),
-    "pool": "duckdb_warehouse",
+    "pool": POOL,
+    "kinds": KINDS,
+    "owners": MODEL_OWNERS,
 }
+SPEC_COMMON = {"kinds": KINDS, "owners": MODEL_OWNERS, "automation_condition": EAGER}
+
+
+def scalar(value: Any) -> Any:
+    """A summary cell as metadata: numbers rounded, missing as "none", the rest as text."""
+    if hasattr(value, "item"):  # NumPy scalar
+        value = value.item()
+    if value is None or (isinstance(value, float) and value != value):
+        return "none"
+    if isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return round(value, 6)
+    return str(value)
+
+
+def publish_rows(
+    context: dg.AssetExecutionContext,
+    asset: str,
+    rows: list[Mapping[str, Any]],
+    describe: Callable[[list[Mapping[str, Any]]], dict[str, Any]],
+    no_data: str = "no out-of-sample rows for this season",
+) -> None:
+    """Attach each partition of the run its own rows' metadata (``describe(rows)``), or the
+    ``no_data`` reason when the run produced none for it."""
+    by_partition: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_partition.setdefault((str(row["league"]), str(row["season"])), []).append(row)
+    for league, seasons in keys_by_league(context).items():
+        for season in seasons:
+            mine = by_partition.get((league, season))
+            metadata = (
+                {"league": league, "season": season, **describe(mine)}
+                if mine
+                else no_data_metadata(league, season, no_data)
+            )
+            partition_metadata(context, asset, partition_key(league, season), metadata)
 
 
 @dg.asset(deps=EARLIER_ROWS, automation_condition=EAGER, group_name="calibration", **COMMON)
 def calibration_curves(
-    context: dg.AssetExecutionContext, warehouse_db: WarehouseResource
+    context: dg.AssetExecutionContext,
+    warehouse_db: WarehouseResource,
+    settings: SettingsResource,
 ) -> dg.MaterializeResult:
     """Isotonic calibration maps (home, draw, away) for the season, fitted on the
     out-of-sample predictions of strictly earlier seasons: pooled over every league (applied)
-    and the league's own (stored for comparison), with the training window.
-
-    Both scopes of every partition of the run are fitted and stored."""
+    and the league's own (stored for comparison), with the training window."""
     from jackpot_pipeline.services import calibration_store, validation
 
     table = validation.run_curves(
-        warehouse_db.connect, keys_by_league(context), Settings.from_env(), context.log
+        warehouse_db.connect, keys_by_league(context), settings.settings(), context.log
     )
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": len(table),
+
+    def describe(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
+        metadata: dict[str, Any] = {
+            "dagster/row_count": len(rows),
             "chosen_scope": calibration_store.CALIBRATION_SCOPE,
-            "curves": dg.MetadataValue.md(table.to_markdown(index=False)),
         }
-    )
+        for row in rows:
+            scope = "pooled" if row["scope"] == calibration_store.CALIBRATION_SCOPE else "own"
+            metadata |= {
+                f"{scope}/{key}": scalar(row[key])
+                for key in ("n_samples", "trained_seasons", "trained_on_end", "is_identity")
+            }
+        return metadata
+
+    publish_rows(context, "calibration_curves", table.to_dict("records"), describe)
+    return dg.MaterializeResult()
 
 
 @dg.multi_asset(
@@ -90,11 +146,11 @@ def calibration_curves(
         dg.AssetSpec(
             "prediction_set_params",
             deps=[CURVES_UP_TO_SEASON, *EARLIER_ROWS],
-            automation_condition=EAGER,
             group_name="calibration",
             description="Parameters of sets B–G (model weight ≥ 0.3, temperature, Kelly scale, "
             "draw boost per league, ensemble weights) fitted on every league's calibrated "
             "out-of-sample rows of strictly earlier seasons; logarithmic pooling.",
+            **SPEC_COMMON,
         ),
         dg.AssetSpec(
             "prediction_sets",
@@ -103,39 +159,47 @@ def calibration_curves(
                 dg.AssetDep("oos_predictions"),
                 dg.AssetDep("matches"),
             ],
-            automation_condition=EAGER,
             group_name="calibration",
             description="Prediction sets A–G for every match: probabilities in (0, 1) summing "
-            "to 1, entropy, and a flag where a set needing odds fell back to A.",
+            "to 1, entropy, and a flag where a set needing odds fell back to A (the market is "
+            "the margin-free closing probability stored with each match).",
+            **SPEC_COMMON,
         ),
     ],
-    **COMMON,
+    partitions_def=league_season_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=POOL,
 )
 def prediction_sets(
-    context: dg.AssetExecutionContext, warehouse_db: WarehouseResource
+    context: dg.AssetExecutionContext,
+    warehouse_db: WarehouseResource,
+    settings: SettingsResource,
 ) -> Iterator[dg.MaterializeResult]:
     """Fit the parameters and build the sets of every partition of the run."""
     from jackpot_pipeline.services import calibration_store, validation
 
     params_table, sets_table = validation.run_prediction_sets(
-        warehouse_db.connect, keys_by_league(context), Settings.from_env(), context.log
+        warehouse_db.connect, keys_by_league(context), settings.settings(), context.log
     )
-    yield dg.MaterializeResult(
-        asset_key="prediction_set_params",
-        metadata={
-            "dagster/row_count": len(params_table),
+
+    def describe_params(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
+        (row,) = rows
+        return {
+            "dagster/row_count": 1,
             "pooling": calibration_store.POOLING,
             "scope": calibration_store.PARAMS_SCOPE,
-            "params": dg.MetadataValue.md(params_table.to_markdown(index=False, floatfmt=".4f")),
-        },
-    )
-    yield dg.MaterializeResult(
-        asset_key="prediction_sets",
-        metadata={
-            "dagster/row_count": int(sets_table["rows"].sum()) if len(sets_table) else 0,
-            "sets": dg.MetadataValue.md(sets_table.to_markdown(index=False, floatfmt=".4f")),
-        },
-    )
+            **{k: scalar(v) for k, v in row.items() if k not in ("league", "season")},
+        }
+
+    def describe_sets(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
+        (row,) = rows
+        extra = {k: scalar(v) for k, v in row.items() if k not in ("league", "season", "rows")}
+        return {"dagster/row_count": int(row["rows"]), **extra}
+
+    publish_rows(context, "prediction_set_params", params_table.to_dict("records"), describe_params)
+    publish_rows(context, "prediction_sets", sets_table.to_dict("records"), describe_sets)
+    yield dg.MaterializeResult(asset_key="prediction_set_params")
+    yield dg.MaterializeResult(asset_key="prediction_sets")
 
 
 @dg.asset(
@@ -149,53 +213,67 @@ def prediction_sets(
     **COMMON,
 )
 def validation_reports(
-    context: dg.AssetExecutionContext, warehouse_db: WarehouseResource
+    context: dg.AssetExecutionContext,
+    warehouse_db: WarehouseResource,
+    settings: SettingsResource,
 ) -> dg.MaterializeResult:
     """Out-of-sample metrics of the season (Brier, log loss, RPS, accuracy, per-outcome
     counts, reliability and ECE) for sets A–G, the uncalibrated Dixon-Coles model, the closing
-    market and a base rate; stored in validation_results.
-
-    Every partition of the run is scored; the metadata shows the run's partitions together."""
+    market and a base rate; stored in validation_results. Each partition's metadata is that
+    season's report; the pooled figures and the reliability diagram are in
+    ``validation_report_pooled``."""
     from jackpot_pipeline.services import validation
 
-    result = validation.validate_run(
-        warehouse_db.connect,
-        keys_by_league(context),
-        Settings.from_env(),
-        validation.reports_dir(warehouse_db.path),
-        context.log,
+    results = validation.validate_run(
+        warehouse_db.connect, keys_by_league(context), settings.settings(), context.log
     )
-    if result is None:
-        return dg.MaterializeResult(metadata={"dagster/row_count": 0})
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": result.n_rows,
-            "report": dg.MetadataValue.md(result.text),
-            "reliability_diagram": dg.MetadataValue.path(str(result.png_path)),
-            **result.numbers,
+    rows = [
+        {
+            "league": r.league,
+            "season": r.season,
+            "dagster/row_count": r.n_rows,
+            "matches": r.n_matches,
+            "report": dg.MetadataValue.md(r.text),
+            "best_set": dg.MetadataValue.text(" | ".join(r.best)),
+            **r.numbers,
         }
+        for r in results
+    ]
+
+    def describe(mine: list[Mapping[str, Any]]) -> dict[str, Any]:
+        (row,) = mine
+        return {k: v for k, v in row.items() if k not in ("league", "season")}
+
+    publish_rows(
+        context, "validation_reports", rows, describe, "no played match with prediction sets"
     )
+    return dg.MaterializeResult()
 
 
 @dg.asset(
     deps=[dg.AssetDep("prediction_sets"), dg.AssetDep("oos_predictions"), dg.AssetDep("matches")],
     group_name="validation",
-    pool="duckdb_warehouse",
+    pool=POOL,
+    kinds=KINDS,
+    owners=MODEL_OWNERS,
 )
 def validation_report_pooled(
-    context: dg.AssetExecutionContext, warehouse_db: WarehouseResource
+    context: dg.AssetExecutionContext,
+    warehouse_db: WarehouseResource,
+    settings: SettingsResource,
 ) -> dg.MaterializeResult:
-    """Walk-forward validation 2015-16 … 2024-25 pooled over the
-    six leagues (also by season and by league): sets A–G vs the uncalibrated model, the
-    closing market and a base rate, the design choices re-validated, and which set is best.
+    """Walk-forward validation of the evaluation window pooled over every league (also by
+    season and by league): sets A–G vs the uncalibrated model, the closing market and a base
+    rate, the design choices re-validated, and which set is best.
 
-    The pooled rows are stored and the report is written next to the warehouse."""
+    The pooled rows are stored; the reliability diagram and ``validation_pooled.md`` are files
+    in ``data/reports/`` (next to the warehouse), referenced from the metadata."""
     from jackpot_pipeline.services import validation
 
     try:
         result = validation.validate_pooled(
             warehouse_db.connect,
-            Settings.from_env(),
+            settings.settings(),
             validation.reports_dir(warehouse_db.path),
             context.log,
         )
@@ -207,6 +285,9 @@ def validation_report_pooled(
             "matches": result.n_matches,
             "report": dg.MetadataValue.md(result.text),
             "reliability_diagram": dg.MetadataValue.path(str(result.png_path)),
+            "report_file": dg.MetadataValue.path(
+                str(result.png_path.parent / "validation_pooled.md")
+            ),
             "best_set": dg.MetadataValue.text(" | ".join(result.best)),
             **result.numbers,
         }

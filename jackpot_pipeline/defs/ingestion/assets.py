@@ -1,86 +1,99 @@
-"""Ingestion of football-data.co.uk files per league × season, with the data-quality checks."""
+"""Ingestion of football-data.co.uk files per league × season, with the data-quality checks.
+
+One multi-asset writes ``matches``, ``match_odds`` and ``market_probabilities`` of a partition
+in one transaction (so it is not subsettable). Every partition of a run gets its own metadata
+(its rows, file checksum, raw copy) and its own check evaluations; a partition whose source has
+no file is materialized with ``status: no data`` and the reason, zero rows and no check.
+"""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from jackpot_pipeline.defs.ingestion.results import (
-    check_results,
-    describe,
-    header_check_result,
-    materialize_results,
+from jackpot_pipeline.defs.conventions import (
+    CHECKED_KINDS,
+    DATA_OWNERS,
+    KINDS,
+    POOL,
+    no_data_metadata,
+    partition_metadata,
+)
+from jackpot_pipeline.defs.ingestion.checks import (
+    MATCH_CHECK_SPECS,
+    check_evaluation,
+    header_evaluation,
 )
 from jackpot_pipeline.defs.partitions import league_season_partitions, split_key
-from jackpot_pipeline.defs.resources import FootballDataSource, WarehouseResource
-from jackpot_pipeline.services.quality import CHECKS
-from jackpot_pipeline.settings import Settings
+from jackpot_pipeline.defs.resources import FootballDataSource, SettingsResource, WarehouseResource
+
+if TYPE_CHECKING:
+    from jackpot_pipeline.services.ingestion import IngestSummary
 
 MATCH_ASSETS = ("matches", "match_odds", "market_probabilities")
+#: The reference data the ingestion reads: league countries (team ids are per country).
+REFERENCE_DEPS = ("leagues",)
 
 
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
             "matches",
+            deps=REFERENCE_DEPS,
             description="One row per match: date, kickoff, teams, full- and half-time goals and "
             "result, chosen closing odds and margin-free market probabilities.",
-            skippable=True,
+            kinds=CHECKED_KINDS,
+            owners=DATA_OWNERS,
         ),
         dg.AssetSpec(
             "match_odds",
+            deps=REFERENCE_DEPS,
             description="Long odds: match × bookmaker × market (1X2, OU2.5) × outcome × "
             "phase (opening = football-data's pre-closing snapshot, closing).",
-            skippable=True,
+            kinds=KINDS,
+            owners=DATA_OWNERS,
         ),
         dg.AssetSpec(
             "market_probabilities",
+            deps=REFERENCE_DEPS,
             description="Margin-free 1X2 probabilities per match by the multiplicative, "
             "additive, power and Shin methods, with the overround.",
-            skippable=True,
+            kinds=KINDS,
+            owners=DATA_OWNERS,
         ),
     ],
-    check_specs=[
-        dg.AssetCheckSpec(
-            check.name,
-            asset="matches",
-            description=f"{check.description} ({check.severity})",
-            blocking=check.severity == "error",
-        )
-        for check in CHECKS
-    ],
+    check_specs=MATCH_CHECK_SPECS,
     partitions_def=league_season_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="ingestion",
-    pool="duckdb_warehouse",
-    can_subset=True,
+    pool=POOL,
 )
 def football_data(
     context: dg.AssetExecutionContext,
     football_data_source: FootballDataSource,
     warehouse_db: WarehouseResource,
-) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Fetch, store raw, check and load each partition's file in one transaction.
-
-    The three tables are always written together; a partition without a source file yields
-    nothing (a logged "no data for this partition" outcome, not a failure)."""
-    # Parsing, checks and storage (pandas, DuckDB) load with the run, not with the code location.
+    settings: SettingsResource,
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckEvaluation | dg.Output]:
+    """Fetch, store raw, check and load each partition's file in one transaction."""
+    # Parsing, checks and storage (pandas, DuckDB, GE) load with the run, not the code location.
     from jackpot_pipeline.core.football_data import FootballDataError, read_header
-    from jackpot_pipeline.services.ingestion import IngestRequest, ingest
+    from jackpot_pipeline.services.ingestion import IngestRequest, ingest, partition_row_counts
     from jackpot_pipeline.services.quality import check_header
 
-    settings = Settings.from_env()
-    summaries = []
+    config = settings.settings()
     keys = context.partition_keys
+    evaluations: list[dg.AssetCheckEvaluation] = []
     for position, key in enumerate(keys, start=1):
         league, season = split_key(key)
+        partition = league_season_partitions.get_partition_key_from_str(key)
         source_file = football_data_source.fetch(league, season)
         if source_file is None:
-            context.log.warning(
-                f"[{position}/{len(keys)}] {league} {season}: no data for this "
-                "partition (the source has no file for it)"
-            )
+            reason = f"the source has no file for {league} {season} ({football_data_source.mode})"
+            context.log.warning(f"[{position}/{len(keys)}] {league} {season}: no data: {reason}")
+            for asset in MATCH_ASSETS:
+                partition_metadata(context, asset, key, no_data_metadata(league, season, reason))
             continue
         now = datetime.now(UTC)
         request = IngestRequest(
@@ -88,10 +101,10 @@ def football_data(
             season=season,
             uri=source_file.uri,
             data=source_file.data,
-            raw_dir=Path(settings.raw_dir),
-            strict=settings.strict_mode,
-            margin_method=settings.margin_method,
-            allow_shrink=settings.allow_shrink,
+            raw_dir=Path(config.raw_dir),
+            strict=config.strict_mode,
+            margin_method=config.margin_method,
+            allow_shrink=config.allow_shrink,
             today=now.date(),
             now=now,
         )
@@ -101,25 +114,65 @@ def football_data(
             except FootballDataError as error:
                 header = check_header(read_header(source_file.data))
                 if not header.passed:
-                    yield header_check_result(header, f"{league} {season}")
+                    yield header_evaluation(header, partition)
                 raise dg.Failure(
                     description=f"{league} {season}: unusable file {source_file.uri}: {error}",
                     metadata={"league": league, "season": season},
                 ) from error
+            counts = partition_row_counts(con, league, season)
         context.log.info(f"[{position}/{len(keys)}] {describe(summary)}")
-        summaries.append(summary)
-    if not summaries:
-        context.log.warning("no data for this partition: nothing materialized")
-        return
-    for result in [
-        *materialize_results(summaries),
-        *check_results(summaries, settings.strict_mode),
-    ]:
-        if isinstance(result, dg.MaterializeResult):
-            if dg.AssetKey.from_coercible(result.asset_key) in context.selected_asset_keys:
-                yield result
-        elif (
-            dg.AssetCheckKey(dg.AssetKey("matches"), result.check_name)
-            in context.selected_asset_check_keys
-        ):
-            yield result
+        for asset, metadata in partition_results(summary, counts).items():
+            partition_metadata(context, asset, key, metadata)
+        evaluations += [
+            check_evaluation(outcome, partition, config.strict_mode, config.max_rejected_share)
+            for outcome in summary.outcomes
+        ]
+    for asset in MATCH_ASSETS:
+        yield dg.MaterializeResult(asset_key=asset)
+    yield from evaluations
+    # Every check's output (its evaluations are the partitioned events above).
+    for output_name in context.assets_def.check_specs_by_output_name:
+        yield dg.Output(None, output_name=output_name)
+
+
+def describe(summary: "IngestSummary") -> str:
+    """One log line per partition."""
+    failed = [o.spec.name for o in summary.outcomes if not o.passed]
+    return (
+        f"{summary.league} {summary.season}: {summary.status}, {summary.rows_loaded} rows read, "
+        f"{summary.rows_inserted} inserted, {summary.rows_updated} updated, "
+        f"{summary.rows_unchanged} unchanged, {summary.rows_skipped} skipped; "
+        f"checks {len(summary.outcomes) - len(failed)}/{len(summary.outcomes)} passed"
+        + (f" (failed: {', '.join(failed)})" if failed else "")
+    )
+
+
+def partition_results(
+    summary: "IngestSummary", counts: dict[str, int]
+) -> dict[str, dict[str, Any]]:
+    """Metadata of each table's materialization for one partition: that partition's rows."""
+    common = {
+        "league": summary.league,
+        "season": summary.season,
+        "status": summary.status,
+        "source_sha256": summary.checksum,
+    }
+    return {
+        "matches": {
+            **common,
+            "dagster/row_count": counts["matches"],
+            "rows_read": summary.rows_loaded,
+            "rows_inserted": summary.rows_inserted,
+            "rows_updated": summary.rows_updated,
+            "rows_unchanged": summary.rows_unchanged,
+            "rows_skipped": summary.rows_skipped,
+            "quality_records": summary.quality_records,
+            "raw_file": dg.MetadataValue.path(summary.raw_path),
+        },
+        "match_odds": {
+            **common,
+            "dagster/row_count": counts["match_odds"],
+            "odds_rows_written": summary.odds_rows,
+        },
+        "market_probabilities": {**common, "dagster/row_count": counts["market_probabilities"]},
+    }

@@ -32,12 +32,12 @@ import dagster as dg
 from pydantic import Field
 
 from jackpot_pipeline.core.teams import LEAGUES, load_aliases
-from jackpot_pipeline.defs.resources import WarehouseResource
+from jackpot_pipeline.defs.conventions import DATA_OWNERS, KINDS, POOL
+from jackpot_pipeline.defs.resources import SettingsResource, WarehouseResource
 from jackpot_pipeline.services.odds_api import OddsApiError, OddsApiResource
-from jackpot_pipeline.settings import Settings
 
 GROUP = "odds"
-POOL = "duckdb_warehouse"
+COMMON = {"group_name": GROUP, "pool": POOL, "kinds": KINDS, "owners": DATA_OWNERS}
 DEFAULT_SPORTS: tuple[str, ...] = tuple(league.odds_api_sport for league in LEAGUES.values())
 
 
@@ -92,8 +92,7 @@ def _fail(sport: str, error: OddsApiError) -> dg.Failure:
 
 
 @dg.asset(
-    group_name=GROUP,
-    pool=POOL,
+    **COMMON,
     description="One row per distinct Odds API response body (checksum × sport × endpoint), "
     "stored raw as received; every call also logged in fetch_log with its quota reading.",
 )
@@ -102,6 +101,7 @@ def odds_snapshots(
     config: OddsFetchConfig,
     odds_api: OddsApiResource,
     warehouse_db: WarehouseResource,
+    settings: SettingsResource,
 ) -> dg.MaterializeResult:
     """Fetch ``/odds`` for each configured sport (each sport committed on its own)."""
     from jackpot_pipeline.services import odds_store, warehouse
@@ -109,7 +109,7 @@ def odds_snapshots(
     if config.tier is not None and config.tier not in odds_store.TIER_NAMES:
         names = ", ".join(odds_store.TIER_NAMES)
         raise dg.Failure(f"unknown tier {config.tier!r}; expected one of {names}")
-    settings = Settings.from_env()
+    options = settings.settings()
     drain = odds_store.replay_of(odds_api) is not None
     summaries = []
     for sport in config.sports:
@@ -117,7 +117,7 @@ def odds_snapshots(
             summary = odds_store.fetch_sport_odds(
                 odds_api,
                 warehouse_db.connect,
-                Path(settings.raw_dir),
+                Path(options.raw_dir),
                 sport,
                 tier=config.tier,
                 regions=config.regions,
@@ -149,9 +149,8 @@ def odds_snapshots(
 
 
 @dg.asset(
-    group_name=GROUP,
-    pool=POOL,
-    deps=[odds_snapshots],
+    **COMMON,
+    deps=[odds_snapshots, "team_aliases"],
     description="Odds API events: kickoff, source team names, resolved team ids (null when "
     "unresolved, logged in data_quality_log), status lifecycle and scores.",
 )
@@ -178,21 +177,22 @@ def events(
 
 
 @dg.asset(
-    group_name=GROUP,
-    pool=POOL,
+    **COMMON,
     deps=[odds_snapshots],
     description="Long odds rows (event × bookmaker × market × outcome × snapshot) of every "
     "stored snapshot; validated, issues in data_quality_log (errors rejected in strict mode).",
 )
 def odds(
-    context: dg.AssetExecutionContext, warehouse_db: WarehouseResource
+    context: dg.AssetExecutionContext,
+    warehouse_db: WarehouseResource,
+    settings: SettingsResource,
 ) -> dg.MaterializeResult:
     """Normalize and insert the snapshots not yet loaded (re-running adds nothing)."""
     from jackpot_pipeline.services import odds_store, warehouse
 
-    settings = Settings.from_env()
+    options = settings.settings()
     with warehouse_db.connect() as con:
-        load = odds_store.load_pending_odds(con, settings.strict_mode, now())
+        load = odds_store.load_pending_odds(con, options.strict_mode, now())
         total = warehouse.table_count(con, "odds")
     context.log.info(
         f"{load.snapshots} snapshot(s): {load.rows_read} rows read, {load.rows_inserted} "
@@ -206,14 +206,13 @@ def odds(
             "rows_inserted": load.rows_inserted,
             "rows_rejected": load.rows_rejected,
             "quality_records": load.issues,
-            "strict_mode": settings.strict_mode,
+            "strict_mode": options.strict_mode,
         }
     )
 
 
 @dg.asset(
-    group_name=GROUP,
-    pool=POOL,
+    **COMMON,
     deps=[odds],
     description="Per event × bookmaker × market, the prices of its last snapshot before kickoff.",
 )
@@ -229,8 +228,7 @@ def closing_lines(warehouse_db: WarehouseResource) -> dg.MaterializeResult:
 
 
 @dg.asset(
-    group_name=GROUP,
-    pool=POOL,
+    **COMMON,
     deps=[odds, events],
     description="Per event: consensus (mean over bookmakers) and Pinnacle margin-free 1X2 "
     "probabilities of the closing board, with the resolved team ids.",
@@ -250,9 +248,8 @@ def market_consensus(warehouse_db: WarehouseResource) -> dg.MaterializeResult:
 
 
 @dg.asset(
-    group_name=GROUP,
-    pool=POOL,
-    deps=[events],
+    **COMMON,
+    deps=[events, "team_aliases"],
     description="Odds API /scores applied to events: scores, and the status moved scheduled → "
     "live → final (or postponed). Stored raw and logged like the odds snapshots.",
 )
@@ -261,13 +258,14 @@ def event_scores(
     config: ScoresConfig,
     odds_api: OddsApiResource,
     warehouse_db: WarehouseResource,
+    settings: SettingsResource,
 ) -> dg.MaterializeResult:
     """Fetch ``/scores`` per sport and update the events (each sport committed on its own).
 
     On the replay resource, sports without a recorded scores body are skipped."""
     from jackpot_pipeline.services import odds_store
 
-    settings = Settings.from_env()
+    options = settings.settings()
     resolver = load_aliases()
     recorded = odds_store.recorded_sports(odds_api, "scores")  # None: live
     statuses: dict[str, dict[str, int]] = {}
@@ -280,7 +278,7 @@ def event_scores(
             summary, statuses[sport] = odds_store.fetch_sport_scores(
                 odds_api,
                 warehouse_db.connect,
-                Path(settings.raw_dir),
+                Path(options.raw_dir),
                 sport,
                 resolver,
                 days_from=config.days_from,
@@ -305,3 +303,6 @@ def event_scores(
             "cost": cost,
         }
     )
+
+
+ODDS_ASSETS = [odds_snapshots, events, odds, closing_lines, market_consensus, event_scores]

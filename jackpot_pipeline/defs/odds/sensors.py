@@ -1,5 +1,7 @@
-"""Sensors and schedules of the odds pipeline. All are STOPPED by default (no network unless a
-human turns them on in the UI or with ``dagster sensor start``).
+"""Sensors of the odds pipeline. Both are STOPPED by default (no network unless a human turns
+them on in the UI or with ``dagster sensor start``). Their runs call The Odds API through the
+``odds_api`` resource: live when ``ODDS_API_KEY`` was set when the code location loaded (each
+fetch costs quota), else a replay of the recordings in ``data/odds-api`` (offline, no key).
 
 - ``odds_fetch_sensor`` (every 30 min): per configured sport, reads the upcoming scheduled
   fixtures from ``events`` and asks :func:`~jackpot_pipeline.core.odds.is_fetch_due` whether
@@ -12,28 +14,24 @@ human turns them on in the UI or with ``dagster sensor start``).
 - ``odds_scores_sensor`` (every 30 min): when fixtures of the last three days have started and
   are not final, a run of ``event_scores`` (at most hourly per sport); when events of a league
   became final since the last tick, a re-ingestion of that league's current-season
-  ``football_data`` partition.
-- ``football_data_daily_schedule`` (06:00 UTC): re-ingests the current season of each league.
-  New results arrive only with the HTTP source: configure the ``football_data_source`` resource
-  with ``mode: http`` (in the UI launchpad or the code location's resources); with the default
-  local source the shipped files are re-read and the runs change nothing.
+  ``football_data`` partition (``football_data_refresh_job``, in ``defs/ingestion/schedules``).
 
 Clock: every decision reads the module-level :func:`now`; tests replace it with
-``monkeypatch.setattr(sensors, "now", lambda: fixed)``. The schedule uses the tick's
-``scheduled_execution_time``. Warehouse reads (:mod:`jackpot_pipeline.services.odds_store`, imported
-when a tick is evaluated) use short-lived read-only connections; a missing, busy or older
-warehouse gives a ``SkipReason``, never an exception.
+``monkeypatch.setattr(sensors, "now", lambda: fixed)``. Warehouse reads
+(:mod:`jackpot_pipeline.services.odds_store`, imported when a tick is evaluated) use
+short-lived read-only connections; a missing, busy or older warehouse gives a
+``SkipReason``, never an exception.
 """
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 
 from jackpot_pipeline.core.seasons import season_of
-from jackpot_pipeline.defs.ingestion.assets import football_data
+from jackpot_pipeline.defs.ingestion.schedules import football_data_refresh_job
 from jackpot_pipeline.defs.odds.assets import (
     DEFAULT_SPORTS,
     closing_lines,
@@ -61,11 +59,6 @@ odds_scores_job = dg.define_asset_job(
     "odds_scores_job",
     selection=dg.AssetSelection.assets(event_scores),
     description="Fetch /scores and move started events to live/final.",
-)
-football_data_refresh_job = dg.define_asset_job(
-    "football_data_refresh_job",
-    selection=dg.AssetSelection.assets(football_data),
-    description="Re-ingest league × season partitions from football-data.co.uk.",
 )
 
 
@@ -150,7 +143,9 @@ def evaluate_odds_tick(
     minimum_interval_seconds=TICK_SECONDS,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="Tiered odds fetching per sport by time to the nearest scheduled kickoff "
-    "(opening 48 h, early 24 h, sharp 12 h, pregame 3 h, closing 30 min cadence).",
+    "(opening 48 h, early 24 h, sharp 12 h, pregame 3 h, closing 30 min cadence). Needs "
+    "ODDS_API_KEY at code load for live fetches (quota-costing; skips below the reserve), else "
+    "replays data/odds-api; needs upcoming fixtures in events.",
 )
 def odds_fetch_sensor(
     context: dg.SensorEvaluationContext, warehouse_db: WarehouseResource
@@ -232,7 +227,9 @@ def evaluate_scores_tick(
     minimum_interval_seconds=TICK_SECONDS,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description="Scores for started fixtures; re-ingestion of a league's current football-data "
-    "season once its events are final.",
+    "season once its events are final. Needs ODDS_API_KEY at code load for live scores, else "
+    "replays data/odds-api; the re-ingestion needs football_data_source in mode http to see "
+    "new results.",
 )
 def odds_scores_sensor(
     context: dg.SensorEvaluationContext, warehouse_db: WarehouseResource
@@ -245,33 +242,5 @@ def odds_scores_sensor(
     return dg.SensorResult(run_requests=requests, skip_reason=skip, cursor=json.dumps(cursor))
 
 
-# ----------------------------------------------------------------------------- schedule
-
-
-@dg.schedule(
-    cron_schedule="0 6 * * *",
-    job=football_data_refresh_job,
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Daily re-ingestion of each league's current season (HTTP source: configure "
-    "football_data_source with mode http).",
-)
-def football_data_daily_schedule(
-    context: dg.ScheduleEvaluationContext,
-) -> Iterator[dg.RunRequest | dg.SkipReason]:
-    """One run per league for the current season's partition."""
-    at = context.scheduled_execution_time or now()
-    season = season_of(at)
-    if season not in SEASONS:
-        yield dg.SkipReason(f"season {season} is not a partition (known: up to {SEASONS[-1]})")
-        return
-    for league in LEAGUE_CODES:
-        yield dg.RunRequest(
-            run_key=f"football_data_daily:{league}:{season}:{at.strftime('%Y%m%d')}",
-            partition_key=partition_key(league, season),
-        )
-
-
-ODDS_JOBS = [odds_fetch_job, odds_scores_job, football_data_refresh_job]
+ODDS_JOBS = [odds_fetch_job, odds_scores_job]
 ODDS_SENSORS = [odds_fetch_sensor, odds_scores_sensor]
-ODDS_SCHEDULES = [football_data_daily_schedule]

@@ -3,19 +3,29 @@
 import dagster as dg
 
 from jackpot_pipeline.core.teams import ALIASES_PATH, LEAGUES, load_aliases
+from jackpot_pipeline.defs.conventions import DATA_OWNERS, KINDS, POOL
 from jackpot_pipeline.defs.resources import WarehouseResource
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("leagues", description="The six leagues with country, tier and sport key."),
+        dg.AssetSpec(
+            "leagues",
+            description="The league registry: code, name, country and tier (team ids are "
+            "per country, so ingestion reads it).",
+            kinds=KINDS,
+            owners=DATA_OWNERS,
+        ),
         dg.AssetSpec(
             "team_aliases",
-            description="Every known spelling of a club (football-data, The Odds API) → team id.",
+            description="Every known spelling of a club (football-data, The Odds API) → team id; "
+            "read to resolve Odds API events and coupon team names.",
+            kinds=KINDS,
+            owners=DATA_OWNERS,
         ),
     ],
     group_name="reference",
-    pool="duckdb_warehouse",
+    pool=POOL,
 )
 def reference_data(context: dg.AssetExecutionContext, warehouse_db: WarehouseResource):
     """Replace the leagues and team_aliases tables with the shipped reference data."""
