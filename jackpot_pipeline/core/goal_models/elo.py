@@ -59,15 +59,17 @@ def _league_differences(league: pd.DataFrame, config: EloConfig) -> np.ndarray:
         s: set(home[season == s]) | set(away[season == s]) for s in sorted(set(season.tolist()))
     }
     seasons = sorted(teams_of)
-    entry: dict[str, float] = {}
-    for i, s in enumerate(seasons):
-        leaving = teams_of[seasons[i - 1]] - teams_of[s] if i else set()
-        known = [ratings[t] for t in leaving if t in ratings]
-        entry[s] = float(np.mean(known)) if known and config.carry_newcomers else INITIAL_RATING
+    entry = INITIAL_RATING
+    current = None
     out = np.empty(len(league))
     for i, (h, a, m, s) in enumerate(zip(home, away, margin, season, strict=True)):
-        r_home = ratings.setdefault(h, entry[s])
-        r_away = ratings.setdefault(a, entry[s])
+        if s != current:  # first match of a season: the clubs that left set the entry rating
+            current, index = s, seasons.index(s)
+            leaving = teams_of[seasons[index - 1]] - teams_of[s] if index else set()
+            known = [ratings[t] for t in leaving if t in ratings]
+            entry = float(np.mean(known)) if known and config.carry_newcomers else INITIAL_RATING
+        r_home = ratings.setdefault(h, entry)
+        r_away = ratings.setdefault(a, entry)
         diff = r_home + config.home_advantage - r_away
         out[i] = diff
         expected = 1.0 / (1.0 + 10.0 ** (-diff / 400.0))
