@@ -147,8 +147,8 @@ TARGETS: dict[str, tuple[str, str]] = {
 #: market targets are two variants (the stacker weighs them from earlier seasons).
 MEMBER_SPECS: tuple[MemberSpec, ...] = (
     MemberSpec("shots", POISSON, "xg", 0.002),
-    MemberSpec("market", POISSON, "market", 0.005),
-    MemberSpec("market_fast", POISSON, "market", 0.02, prior=RatingPrior(precision=0.2)),
+    MemberSpec("odds_ratings", POISSON, "market", 0.005),
+    MemberSpec("odds_ratings_fast", POISSON, "market", 0.02, prior=RatingPrior(precision=0.2)),
     MemberSpec("second_tier", POISSON, "goals", 0.002, linked=True),
 )
 GOAL_FAMILY_SPECS: tuple[MemberSpec, ...] = (
