@@ -105,28 +105,36 @@ def report(name: str, probs: np.ndarray, sample: pd.DataFrame, y: np.ndarray, gr
 
 
 def forecasts(cache: Path | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """History and every member's long OOS forecasts (timed), or both from ``cache``."""
+    """History and every member's long OOS forecasts; members already in ``cache`` are read
+    from it, the others computed (and timed) and added to it."""
     if cache is not None and cache.exists():
         history, long = pd.read_pickle(cache)
-        print(f"cache: {cache} (delete it to recompute and time the walk-forwards)")
-        return history, long
-    history = timed("load_files", lambda: members.load_history(LEAGUES, SEASONS))
-    with single_thread_blas():
+        print(f"cache: {cache} has {sorted(long['member'].unique())} (not re-timed)")
+    else:
+        history = timed("load_files", lambda: members.load_history(LEAGUES, SEASONS))
         history = timed("member_targets", lambda: members.with_member_targets(history))
-        dc = timed(
-            "dixon_coles_walk_forward_with_xi_selection",
-            lambda: members.dixon_coles_forecasts(history, LEAGUES),
-        )
-        parts = [dc]
-        for spec in members.MEMBER_SPECS:
+        long = pd.DataFrame(columns=["member"])
+    done = set(long["member"].unique())
+    parts = [long]
+    with single_thread_blas():
+        if "dc" not in done:
             parts.append(
                 timed(
-                    f"walk_forward.{spec.name}",
-                    lambda spec=spec: members.rating_member_forecasts(history, LEAGUES, [spec]),
+                    "dixon_coles_walk_forward_with_xi_selection",
+                    lambda: members.dixon_coles_forecasts(history, LEAGUES),
                 )
             )
-        parts.append(timed("walk_forward.elo", lambda: members.elo_forecasts(history)))
-    long = pd.concat(parts, ignore_index=True)
+        for spec in (*members.MEMBER_SPECS, *members.ODDS_SPECS):
+            if spec.name not in done:
+                parts.append(
+                    timed(
+                        f"walk_forward.{spec.name}",
+                        lambda spec=spec: members.rating_member_forecasts(history, LEAGUES, [spec]),
+                    )
+                )
+        if "elo" not in done:
+            parts.append(timed("walk_forward.elo", lambda: members.elo_forecasts(history)))
+    long = pd.concat([p for p in parts if len(p)], ignore_index=True)
     if cache is not None:
         pd.to_pickle((history, long), cache)
     return history, long
@@ -143,12 +151,16 @@ def stack(frame: pd.DataFrame, names: list[str]) -> tuple[np.ndarray, np.ndarray
 
 def main(penaltyblog_season: str, cache: Path | None) -> None:
     history, long = forecasts(cache)
-    names = ["dc", *[s.name for s in members.MEMBER_SPECS], "elo"]
+    variants = [spec.name for spec in members.ODDS_SPECS]
+    names = ["dc", *[s.name for s in members.MEMBER_SPECS], "odds_ratings", "elo"]
     started = time.perf_counter()
     frame = members.wide(history, long)
-    complete = frame[[f"{m}_home" for m in names]].notna().all(axis=1)
+    needed = [m for m in names if m != "odds_ratings"] + variants
+    complete = frame[[f"{m}_home" for m in needed]].notna().all(axis=1)
     frame = frame[complete & frame["market_home"].notna()].reset_index(drop=True)
     frame["outcome"] = encode_results(frame["result"].to_numpy())
+    selected, selections = stacking.select_variants(frame, variants, default=members.ODDS_DEFAULT)
+    frame[["odds_ratings_home", "odds_ratings_draw", "odds_ratings_away"]] = selected
     with single_thread_blas():
         pooled, set_a, weights = stack(frame, names)
         dc_cal = stacking.calibrate_walk_forward(frame, member_probs(frame, "dc"))
@@ -166,6 +178,12 @@ def main(penaltyblog_season: str, cache: Path | None) -> None:
     report("dc_calibrated (today's set A)", dc_cal[window], sample, y, groups)
     for m in names:
         report(f"member.{m}", member_probs(sample, m), sample, y, groups)
+    market_rps = evaluate(member_probs(sample, "market"), y).rps
+    for v in variants:
+        rps = evaluate(member_probs(sample, v), y).rps
+        print(f"variant.{v}: rps {rps:.5f} gap {100 * (rps / market_rps - 1):+.2f} %")
+    for selection in selections:
+        print(f"odds_ratings.selected.{selection.period}: {selection.chosen}")
     for season, w in weights.items():
         text = " ".join(f"{m}={v:.3f}" for m, v in zip(w.members, w.weights, strict=True))
         print(f"stack.weights.{season}: {text} (n_train={w.n_train})")
@@ -205,7 +223,7 @@ def penaltyblog_section(history: pd.DataFrame, season: str) -> None:
         "negative_binomial": (pb.models.NegativeBinomialGoalModel, members.NEGATIVE_BINOMIAL),
         "bivariate_poisson": (pb.models.BivariatePoissonGoalModel, members.BIVARIATE_POISSON),
         "dixon_coles": (pb.models.DixonColesGoalModel, None),
-        "weibull_copula": (pb.models.WeibullCopulaGoalModel, None),
+        "weibull_copula": (pb.models.WeibullCopulaGoalsModel, None),
     }
     out = {name: {"pb": [], "ours": [], "t_pb": [], "t_ours": []} for name in models}
     rows = []

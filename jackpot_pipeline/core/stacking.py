@@ -109,6 +109,50 @@ def walk_forward_stack(
     return out, weights
 
 
+@dataclass(frozen=True)
+class VariantSelection:
+    """Variant chosen for ``period`` and the mean log loss of each on the validation periods."""
+
+    period: str
+    chosen: str
+    scores: tuple[tuple[str, float], ...]
+    validation_periods: tuple[str, ...]
+
+
+def select_variants(
+    frame: pd.DataFrame,
+    variants: Sequence[str],
+    *,
+    default: str,
+    period_col: str = "season",
+    outcome_col: str = "outcome",
+    validation_periods: int = 2,
+) -> tuple[np.ndarray, tuple[VariantSelection, ...]]:
+    """Per period P, the probabilities (n, 3) of the variant with the lowest mean log loss over
+    the ``validation_periods`` periods before P (all leagues; ties to the earlier-listed
+    variant); the first period takes ``default``. Rows of a variant must be complete.
+
+    Columns as in :func:`walk_forward_stack`: ``{variant}_home/_draw/_away``.
+    """
+    periods = frame[period_col].to_numpy()
+    rows = np.arange(len(frame))
+    outcomes = frame[outcome_col].to_numpy()
+    probs = {v: frame[[f"{v}_home", f"{v}_draw", f"{v}_away"]].to_numpy(float) for v in variants}
+    losses = {v: -np.log(np.clip(p[rows, outcomes], PROB_EPS, 1.0)) for v, p in probs.items()}
+    ordered = sorted(set(periods.tolist()))
+    out = np.full((len(frame), 3), np.nan)
+    selections = []
+    for i, period in enumerate(ordered):
+        earlier = ordered[max(0, i - validation_periods) : i]
+        train = np.isin(periods, earlier)
+        scores = tuple((v, float(losses[v][train].mean())) for v in variants) if earlier else ()
+        chosen = min(scores, key=lambda item: item[1])[0] if scores else default
+        selections.append(VariantSelection(period, chosen, scores, tuple(earlier)))
+        target = periods == period
+        out[target] = probs[chosen][target]
+    return out, tuple(selections)
+
+
 def calibrate_walk_forward(
     frame: pd.DataFrame, probs: np.ndarray, *, period_col: str = "season", min_samples: int = 30
 ) -> np.ndarray:

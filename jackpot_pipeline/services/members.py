@@ -143,13 +143,30 @@ TARGETS: dict[str, tuple[str, str]] = {
     "xg": PROXY_COLUMNS,
     "market": ("market_home_xg", "market_away_xg"),
 }
-#: The rating members. ξ per day: 0.002 is Dixon & Coles' (1997) 0.0065 per half-week;
-#: market targets are two variants (the stacker weighs them from earlier seasons).
+#: The rating members. ξ per day: 0.002 is Dixon & Coles' (1997) 0.0065 per half-week.
 MEMBER_SPECS: tuple[MemberSpec, ...] = (
     MemberSpec("shots", POISSON, "xg", 0.002),
-    MemberSpec("odds_ratings", POISSON, "market", 0.005),
-    MemberSpec("odds_ratings_fast", POISSON, "market", 0.02, prior=RatingPrior(precision=0.2)),
+    MemberSpec("poisson_goals", POISSON, "goals", 0.002),
     MemberSpec("second_tier", POISSON, "goals", 0.002, linked=True),
+)
+#: Variants of the odds-ratings member (linked divisions, market-implied targets): ξ per day
+#: × prior precision. Market targets carry far less noise than goals, so the grid reaches
+#: weak priors and short memories; one variant per season is chosen from earlier seasons
+#: (:func:`jackpot_pipeline.core.stacking.select_variants`).
+ODDS_XI_GRID: tuple[float, ...] = (0.005, 0.01, 0.02, 0.04)
+ODDS_PRECISION_GRID: tuple[float, ...] = (0.2, 1.0)
+ODDS_DEFAULT = "odds[xi=0.005,precision=1]"
+ODDS_SPECS: tuple[MemberSpec, ...] = tuple(
+    MemberSpec(
+        f"odds[xi={xi:g},precision={precision:g}]",
+        POISSON,
+        "market",
+        xi,
+        linked=True,
+        prior=RatingPrior(precision=precision),
+    )
+    for xi in ODDS_XI_GRID
+    for precision in ODDS_PRECISION_GRID
 )
 GOAL_FAMILY_SPECS: tuple[MemberSpec, ...] = (
     MemberSpec("poisson", POISSON, "goals", 0.002),

@@ -77,15 +77,30 @@ def walk_forward_members(
     with single_thread_blas():
         for as_of, since, block in _blocks(base, config):
             for spec in specs:
-                history = histories[spec.linked]
-                data = training_set(history, spec.target, as_of, xi=spec.xi, since_day=since)
-                fit = fit_ratings(data, spec.family, spec.prior, fits[spec.name])
+                fit = fit_member(histories[spec.linked], spec, as_of, since, fits[spec.name])
                 fits[spec.name] = fit
                 home, away = teams[base.home[block]], teams[base.away[block]]
                 probs = fit.predict(home, away, division[spec.linked])
                 unseen = fit.log_rates(home, away, division[spec.linked])[2]
                 parts.append((ids[block], spec.name, as_of, probs, unseen))
     return _frame(parts)
+
+
+def fit_member(
+    history: History,
+    spec: MemberSpec,
+    as_of_day: int,
+    since_day: int | None = None,
+    init: RatingsFit | None = None,
+) -> RatingsFit:
+    """A member fitted as of a day (days since 1970-01-01): matches since ≤ day < as_of.
+
+    The decision-time path: build ``history`` with :meth:`History.from_frame` from the
+    league's matches (and its partner divisions for a linked member) with the member's target
+    columns, then call ``fit.predict(home_ids, away_ids, history.divisions.index(league))``.
+    """
+    data = training_set(history, spec.target, as_of_day, xi=spec.xi, since_day=since_day)
+    return fit_ratings(data, spec.family, spec.prior, init)
 
 
 def _blocks(history: History, config: WalkForwardConfig):
