@@ -20,6 +20,7 @@ earlier seasons' out-of-sample forecasts, calibrates, and prints ``name: value``
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -150,6 +151,7 @@ def stack(frame: pd.DataFrame, names: list[str]) -> tuple[np.ndarray, np.ndarray
 
 
 def main(penaltyblog_season: str, cache: Path | None) -> None:
+    print("load_average_1_5_15: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
     history, long = forecasts(cache)
     variants = [spec.name for spec in members.ODDS_SPECS]
     names = ["dc", *[s.name for s in members.MEMBER_SPECS], "odds_ratings", "elo"]

@@ -84,3 +84,26 @@ def test_walk_forward_weights_come_from_earlier_seasons_only() -> None:
     changed.loc[~first, "outcome"] = 1  # the scored season's results do not move its weights
     _, again = stacking.walk_forward_stack(changed, names, min_train=300)
     assert again["2023-24"].weights == weights["2023-24"].weights
+
+
+def test_variant_selection_uses_earlier_seasons_only() -> None:
+    frame, _ = _members()
+    # Two variants of one forecast: the market, and the market flattened towards uniform.
+    market = frame[["market_home", "market_draw", "market_away"]].to_numpy()
+    flat = 0.5 * market + 0.5 / 3
+    data = frame.assign(
+        **{f"sharp_{k}": market[:, i] for i, k in enumerate(("home", "draw", "away"))},
+        **{f"flat_{k}": flat[:, i] for i, k in enumerate(("home", "draw", "away"))},
+    )
+    probs, selections = stacking.select_variants(data, ["flat", "sharp"], default="flat")
+    first = (data["season"] == "2022-23").to_numpy()
+    assert [s.chosen for s in selections] == ["flat", "sharp"]
+    np.testing.assert_array_equal(probs[first], flat[first])
+    np.testing.assert_array_equal(probs[~first], market[~first])
+    rows = np.arange(first.sum())
+    expected = -np.log(market[first][rows, data["outcome"].to_numpy()[first]]).mean()
+    assert dict(selections[1].scores)["sharp"] == pytest.approx(expected)
+    # The scored season's own results do not move its choice.
+    changed = data.assign(outcome=np.where(first, data["outcome"], 1))
+    _, again = stacking.select_variants(changed, ["flat", "sharp"], default="flat")
+    assert again[1].scores == selections[1].scores
