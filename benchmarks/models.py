@@ -206,6 +206,8 @@ def penaltyblog_section(history: pd.DataFrame, season: str) -> None:
     """penaltyblog's goal models vs ours on identical E0 splits of one season."""
     import penaltyblog as pb
 
+    from jackpot_pipeline.core import dixon_coles
+    from jackpot_pipeline.core.dixon_coles import NO_PRIOR
     from jackpot_pipeline.core.goal_models.ratings import (
         NO_RATING_PRIOR,
         History,
@@ -224,7 +226,7 @@ def penaltyblog_section(history: pd.DataFrame, season: str) -> None:
         "poisson": (pb.models.PoissonGoalsModel, members.POISSON),
         "negative_binomial": (pb.models.NegativeBinomialGoalModel, members.NEGATIVE_BINOMIAL),
         "bivariate_poisson": (pb.models.BivariatePoissonGoalModel, members.BIVARIATE_POISSON),
-        "dixon_coles": (pb.models.DixonColesGoalModel, None),
+        "dixon_coles": (pb.models.DixonColesGoalModel, "dc"),
         "weibull_copula": (pb.models.WeibullCopulaGoalsModel, None),
     }
     out = {name: {"pb": [], "ours": [], "t_pb": [], "t_ours": []} for name in models}
@@ -232,9 +234,14 @@ def penaltyblog_section(history: pd.DataFrame, season: str) -> None:
     for as_of, since, block in _blocks(h, DEFAULT_CONFIG):
         if not np.isin(block, target).all():
             continue
+        train = ordered[(h.day >= since) & (h.day < as_of)]
+        known = set(train["home_team_id"]) | set(train["away_team_id"])
+        sides = ordered[["home_team_id", "away_team_id"]].to_numpy()[block]
+        block = block[[a in known and b in known for a, b in sides]]  # pb needs seen teams
+        if not len(block):
+            continue
         rows.append(block)
         data = training_set(h, "goals", as_of, xi=xi, since_day=since)
-        train = ordered[(h.day >= since) & (h.day < as_of)]
         weights = np.exp(-xi * (as_of - h.day[(h.day >= since) & (h.day < as_of)]))
         home, away = (
             ordered["home_team_id"].to_numpy()[block],
@@ -256,11 +263,22 @@ def penaltyblog_section(history: pd.DataFrame, season: str) -> None:
             if family is None:
                 continue
             started = time.perf_counter()
-            fit = fit_ratings(data, family, NO_RATING_PRIOR)
-            out[name]["ours"].append(fit.predict(home, away))
+            if family == "dc":
+                day = np.datetime64(int(as_of), "D")
+                params = dixon_coles.fit(
+                    ordered, day, xi=xi, since=np.datetime64(int(since), "D"), prior=NO_PRIOR
+                )
+                grid = dixon_coles.predict(params, home, away)
+                out[name]["ours"].append(np.column_stack([grid.p_home, grid.p_draw, grid.p_away]))
+            else:
+                fit = fit_ratings(data, family, NO_RATING_PRIOR)
+                out[name]["ours"].append(fit.predict(home, away))
             out[name]["t_ours"].append(time.perf_counter() - started)
     y = encode_results(ordered["result"].to_numpy()[np.concatenate(rows)])
-    print(f"penaltyblog.splits: {len(rows)} weekly fits of E0 {season}, xi {xi}, no prior (both)")
+    print(
+        f"penaltyblog.splits: {len(rows)} weekly fits of E0 {season}, xi {xi}, no prior (both), "
+        f"{sum(map(len, rows))} matches whose teams both fits know"
+    )
     for name, r in out.items():
         pb_probs = np.vstack(r["pb"])
         t_pb = 1000 * np.mean(r["t_pb"])
