@@ -154,17 +154,13 @@ def main(penaltyblog_season: str, cache: Path | None) -> None:
     print("load_average_1_5_15: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
     history, long = forecasts(cache)
     variants = [spec.name for spec in members.ODDS_SPECS]
-    names = ["dc", *[s.name for s in members.MEMBER_SPECS], "odds_ratings", "elo"]
+    names = list(members.SET_A_MEMBERS)
     started = time.perf_counter()
-    frame = members.wide(history, long)
-    needed = [m for m in names if m != "odds_ratings"] + variants
-    complete = frame[[f"{m}_home" for m in needed]].notna().all(axis=1)
-    frame = frame[complete & frame["market_home"].notna()].reset_index(drop=True)
-    frame["outcome"] = encode_results(frame["result"].to_numpy())
-    selected, selections = stacking.select_variants(frame, variants, default=members.ODDS_DEFAULT)
-    frame[["odds_ratings_home", "odds_ratings_draw", "odds_ratings_away"]] = selected
     with single_thread_blas():
-        pooled, set_a, weights = stack(frame, names)
+        stacked = members.stack_set_a(history, long)
+        frame = stacked.frame[stacked.frame["market_home"].notna()].reset_index(drop=True)
+        pooled, set_a = member_probs(frame, "stack"), member_probs(frame, "set_a")
+        selections, weights = stacked.selections, stacked.weights
         dc_cal = stacking.calibrate_walk_forward(frame, member_probs(frame, "dc"))
     print(f"seconds.stack_and_calibrate: {time.perf_counter() - started:.1f}")
     window = frame["season"].isin(REPORT).to_numpy()

@@ -17,6 +17,7 @@ those of the warehouse.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,14 @@ from jackpot_pipeline.core.goal_models.ratings import RatingPrior
 from jackpot_pipeline.core.goal_models.shots import PROXY_COLUMNS, expected_goals_proxy
 from jackpot_pipeline.core.goal_models.walk_forward import MemberSpec, walk_forward_members
 from jackpot_pipeline.core.margins import MarginMethod, remove_margin
+from jackpot_pipeline.core.metrics import encode_results
+from jackpot_pipeline.core.stacking import (
+    PoolWeights,
+    VariantSelection,
+    calibrate_walk_forward,
+    select_variants,
+    walk_forward_stack,
+)
 from jackpot_pipeline.core.walk_forward import walk_forward_selected
 from jackpot_pipeline.settings import Settings
 
@@ -224,3 +233,50 @@ def wide(history: pd.DataFrame, forecasts: pd.DataFrame) -> pd.DataFrame:
     )
     table.columns = [f"{member}_{col[2:]}" for col, member in table.columns]
     return history.join(table, on="match_id")
+
+
+#: Members of the stack, in order: no member sees the odds of the match it forecasts.
+SET_A_MEMBERS: tuple[str, ...] = (
+    "dc",
+    *(spec.name for spec in MEMBER_SPECS),
+    "odds_ratings",
+    "elo",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class StackedSetA:
+    """Set A from the members: ``frame`` (history rows every member forecasts, with the
+    members' columns, ``odds_ratings_*`` (the selected variant), ``stack_*`` (pooled) and
+    ``set_a_*`` (pooled, then calibrated); NaN before the stack has enough earlier seasons),
+    the odds variant chosen per season and the pool weights per season."""
+
+    frame: pd.DataFrame
+    selections: tuple[VariantSelection, ...]
+    weights: dict[str, PoolWeights]
+
+
+def stack_set_a(
+    history: pd.DataFrame, forecasts: pd.DataFrame, names: Sequence[str] = SET_A_MEMBERS
+) -> StackedSetA:
+    """Choose the odds variant per season, pool ``names`` with weights fitted on earlier
+    seasons and calibrate (isotonic, pooled, earlier seasons), all out of sample.
+
+    ``forecasts``: long rows (match_id, member, p_home, p_draw, p_away) of the members of
+    ``names`` other than odds_ratings, and of every variant in :data:`ODDS_SPECS`.
+    """
+    variants = [spec.name for spec in ODDS_SPECS]
+    frame = wide(history, forecasts)
+    needed = [m for m in names if m != "odds_ratings"] + variants
+    complete = frame[[f"{m}_home" for m in needed]].notna().all(axis=1)
+    frame = frame[complete].reset_index(drop=True)
+    frame["outcome"] = encode_results(frame["result"].to_numpy())
+    selected, selections = select_variants(frame, variants, default=ODDS_DEFAULT)
+    frame[["odds_ratings_home", "odds_ratings_draw", "odds_ratings_away"]] = selected
+    pooled, weights = walk_forward_stack(frame, list(names))
+    ok = np.isfinite(pooled).all(axis=1)
+    calibrated = np.full_like(pooled, np.nan)
+    calibrated[ok] = calibrate_walk_forward(frame[ok], pooled[ok])
+    for prefix, probs in (("stack", pooled), ("set_a", calibrated)):
+        frame[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]] = probs
+    return StackedSetA(frame, selections, weights)
