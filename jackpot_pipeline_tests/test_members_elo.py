@@ -80,3 +80,34 @@ def test_walk_forward_uses_earlier_seasons_only() -> None:
     season_start = matches.loc[~first, "match_date"].min()
     opening_day = (matches["match_date"] == season_start).to_numpy()
     np.testing.assert_array_equal(out.loc[opening_day, "p_home"], again.loc[opening_day, "p_home"])
+
+
+def test_fixtures_without_results_are_rated_and_change_nothing() -> None:
+    matches = _matches()
+    last_day = matches["match_date"].max()
+    fixtures = pd.DataFrame(
+        {
+            "match_id": ["f1", "f2"],
+            "league": "E0",
+            "season": "2023-24",
+            "match_date": [last_day + pd.Timedelta(days=3)] * 2,
+            "home_team_id": ["Arsenal", "Luton"],
+            "away_team_id": ["Chelsea", "Everton"],
+            "home_goals": pd.array([None, None], dtype="Int64"),
+            "away_goals": pd.array([None, None], dtype="Int64"),
+        }
+    )
+    both = pd.concat([matches.astype({"home_goals": "Int64", "away_goals": "Int64"}), fixtures])
+    both = both.reset_index(drop=True)
+    rated = elo.pre_match_differences(both)
+    np.testing.assert_array_equal(rated[: len(matches)], elo.pre_match_differences(matches))
+    reference = pb.ratings.Elo(k=20.0, home_field_advantage=100.0)
+    for row in matches.sort_values("match_date", kind="stable").itertuples():
+        margin = row.home_goals - row.away_goals
+        reference.update_ratings(
+            row.home_team_id, row.away_team_id, 0 if margin > 0 else 1 if margin == 0 else 2
+        )
+    plain = elo.pre_match_differences(both, elo.EloConfig(carry_newcomers=False))
+    arsenal = reference.get_team_rating("Arsenal") + 100 - reference.get_team_rating("Chelsea")
+    assert plain[len(matches)] == pytest.approx(arsenal, abs=1e-9)
+    assert np.isfinite(rated[len(matches) :]).all()

@@ -40,7 +40,8 @@ def pre_match_differences(frame: pd.DataFrame, config: EloConfig = EloConfig()) 
     """d = R_home + H − R_away before each match of ``frame`` (row order kept).
 
     ``frame`` holds league, season, match_date, home_team_id, away_team_id, home_goals and
-    away_goals.
+    away_goals. A row without goals (a fixture not played yet) gets the ratings after every
+    earlier result and updates nothing: append a coupon's fixtures to the history to rate them.
     """
     out = np.empty(len(frame))
     for _, league in frame.groupby("league", sort=True):
@@ -52,7 +53,10 @@ def pre_match_differences(frame: pd.DataFrame, config: EloConfig = EloConfig()) 
 def _league_differences(league: pd.DataFrame, config: EloConfig) -> np.ndarray:
     home = league["home_team_id"].to_numpy(dtype=str)
     away = league["away_team_id"].to_numpy(dtype=str)
-    margin = np.sign(league["home_goals"].to_numpy() - league["away_goals"].to_numpy())
+    margin = np.sign(
+        league["home_goals"].to_numpy(dtype=float, na_value=np.nan)
+        - league["away_goals"].to_numpy(dtype=float, na_value=np.nan)
+    )
     season = league["season"].to_numpy(dtype=str)
     ratings: dict[str, float] = {}
     teams_of = {
@@ -72,6 +76,8 @@ def _league_differences(league: pd.DataFrame, config: EloConfig) -> np.ndarray:
         r_away = ratings.setdefault(a, entry)
         diff = r_home + config.home_advantage - r_away
         out[i] = diff
+        if np.isnan(m):  # a fixture without a result (not played yet): no update
+            continue
         expected = 1.0 / (1.0 + 10.0 ** (-diff / 400.0))
         change = config.k * ((m + 1) / 2.0 - expected)
         ratings[h] = r_home + change
