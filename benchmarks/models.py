@@ -215,7 +215,7 @@ def penaltyblog_section(history: pd.DataFrame, season: str) -> None:
         fit_ratings,
         training_set,
     )
-    from jackpot_pipeline.core.goal_models.walk_forward import DEFAULT_CONFIG, _blocks
+    from jackpot_pipeline.core.goal_models.walk_forward import DEFAULT_CONFIG, walk_blocks
     from jackpot_pipeline.core.metrics import log_loss, ranked_probability_score
 
     league = history[history["league"] == "E0"].reset_index(drop=True)
@@ -232,7 +232,7 @@ def penaltyblog_section(history: pd.DataFrame, season: str) -> None:
     }
     out = {name: {"pb": [], "ours": [], "t_pb": [], "t_ours": []} for name in models}
     rows = []
-    for as_of, since, block in _blocks(h, DEFAULT_CONFIG):
+    for as_of, since, block in walk_blocks(h, DEFAULT_CONFIG):
         if not np.isin(block, target).all():
             continue
         train = ordered[(h.day >= since) & (h.day < as_of)]

@@ -13,7 +13,7 @@ once (:mod:`.second_tier`); its window and blocks are still those of the target 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,7 +75,7 @@ def walk_forward_members(
     fits: dict[str, RatingsFit | None] = {spec.name: None for spec in specs}
     parts: list[tuple[np.ndarray, str, int, np.ndarray, np.ndarray]] = []
     with single_thread_blas():
-        for as_of, since, block in _blocks(base, config):
+        for as_of, since, block in walk_blocks(base, config):
             for spec in specs:
                 fit = fit_member(histories[spec.linked], spec, as_of, since, fits[spec.name])
                 fits[spec.name] = fit
@@ -103,7 +103,9 @@ def fit_member(
     return fit_ratings(data, spec.family, spec.prior, init)
 
 
-def _blocks(history: History, config: WalkForwardConfig):
+def walk_blocks(
+    history: History, config: WalkForwardConfig
+) -> Iterator[tuple[int, int, np.ndarray]]:
     """(as_of day, since day, match indices) of every predicted block, as in the DC walk."""
     for season in np.unique(history.season):
         since = history.day[history.season >= season - config.history_seasons].min()
