@@ -353,7 +353,9 @@ def _with_text_goals(rows: int) -> bytes:
     return data
 
 
-def _run_with_downstream(env: Env, data: bytes, strict: bool) -> dg.ExecuteInProcessResult:
+def _run_with_downstream(
+    env: Env, data: bytes, strict: bool, allow_shrink: bool = False
+) -> dg.ExecuteInProcessResult:
     """football_data (served over HTTP) and its downstream team_features, one run."""
     with responses.RequestsMock() as mock:
         mock.add(responses.GET, f"{BASE_URL}/2324/E1.csv", body=data, status=200)
@@ -362,7 +364,9 @@ def _run_with_downstream(env: Env, data: bytes, strict: bool) -> dg.ExecuteInPro
             resources={
                 "warehouse_db": WarehouseResource(path=str(env.db)),
                 "football_data_source": _http(),
-                "settings": SettingsResource(raw_dir=str(env.raw), strict_mode=strict),
+                "settings": SettingsResource(
+                    raw_dir=str(env.raw), strict_mode=strict, allow_shrink=allow_shrink
+                ),
             },
             selection=[*MATCH_ASSETS, "team_features"],
             partition_key=partition_key("E1", "2023-24"),
@@ -415,12 +419,25 @@ def test_strict_rejects_a_few_rows_reports_them_and_lets_downstream_run(env):
     assert env.scalar("SELECT count(*) FROM matches") == n - 1
 
 
+def test_strict_refuses_a_file_losing_more_than_the_threshold(env):
+    """30 bad rows of 552 (5.4 % > 5 %), strict, no allow_shrink: the partition guard refuses
+    the file (nothing written), the run fails with the numbers, downstream stops."""
+    bad = 30
+    result = _run_with_downstream(env, _with_text_goals(bad), strict=True)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].event_specific_data.error
+    assert "refused: 30 of its 552 rows would not be stored" in str(failure.to_string())
+    assert not _downstream_ran(result)
+    assert env.scalar("SELECT count(*) FROM matches") == 0
+
+
 def test_strict_fails_when_a_partition_loses_more_than_the_threshold(env):
-    """30 bad rows of 552 (5.4 % > 5 %), strict: rejected, the check fails, downstream stops."""
+    """30 bad rows of 552 (5.4 % > 5 %), strict, loss explicitly allowed: rejected, the check
+    fails, downstream stops."""
     n = manifest_row("2324", "E1").rows
     bad = 30
     assert bad / n > SettingsResource().max_rejected_share
-    result = _run_with_downstream(env, _with_text_goals(bad), strict=True)
+    result = _run_with_downstream(env, _with_text_goals(bad), strict=True, allow_shrink=True)
     assert not result.success
     check = _goals_check(result)
     assert not check.passed
