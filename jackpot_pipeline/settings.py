@@ -24,6 +24,11 @@ class Settings:
     warehouse_path: Path = DATA_DIR / "warehouse.duckdb"
     raw_dir: Path = DATA_DIR / "raw"
     football_data_dir: Path = DATA_DIR / "football-data"
+    leagues_path: Path = DATA_DIR / "leagues.csv"  # the league registry
+    # Calendar
+    season_boundary: str = "07-01"  # MM-DD on which a season starts
+    today: str = ""  # ISO date pinning the clock (empty: the machine's UTC date)
+    stale_history_days: int = 14  # fixtures this long after a league's last result are flagged
     margin_method: str = "shin"  # multiplicative | additive | power | shin
     # Dixon-Coles
     rho: float = -0.13  # initial dependence parameter

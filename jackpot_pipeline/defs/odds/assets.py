@@ -38,7 +38,9 @@ from jackpot_pipeline.settings import Settings
 
 GROUP = "odds"
 POOL = "duckdb_warehouse"
-DEFAULT_SPORTS: tuple[str, ...] = tuple(league.odds_api_sport for league in LEAGUES.values())
+DEFAULT_SPORTS: tuple[str, ...] = tuple(
+    league.odds_api_sport for league in LEAGUES.values() if league.odds_api_sport
+)
 
 
 def now() -> datetime:
@@ -54,7 +56,7 @@ class OddsFetchConfig(dg.Config):
 
     sports: list[str] = Field(
         default=list(DEFAULT_SPORTS),
-        description="The Odds API sport keys to fetch (default: the six leagues' sports).",
+        description="The Odds API sport keys to fetch (default: the enabled leagues' sports).",
     )
     tier: str | None = Field(
         default=None,
@@ -69,7 +71,8 @@ class ScoresConfig(dg.Config):
     """Which sports' ``/scores`` to fetch."""
 
     sports: list[str] = Field(
-        default=list(DEFAULT_SPORTS), description="The Odds API sport keys (default: six leagues)."
+        default=list(DEFAULT_SPORTS),
+        description="The Odds API sport keys (default: the enabled leagues).",
     )
     days_from: int = Field(
         default=3, ge=1, le=3, description="Include games completed up to this many days ago."

@@ -32,7 +32,6 @@ from typing import Any
 
 import dagster as dg
 
-from jackpot_pipeline.core.seasons import season_of
 from jackpot_pipeline.defs.ingestion.assets import football_data
 from jackpot_pipeline.defs.odds.assets import (
     DEFAULT_SPORTS,
@@ -43,7 +42,7 @@ from jackpot_pipeline.defs.odds.assets import (
     odds,
     odds_snapshots,
 )
-from jackpot_pipeline.defs.partitions import LEAGUE_CODES, SEASONS, partition_key
+from jackpot_pipeline.defs.partitions import LEAGUE_CODES, SEASONS, current_season, partition_key
 from jackpot_pipeline.defs.resources import WarehouseResource
 
 TICK_SECONDS = 30 * 60
@@ -208,7 +207,7 @@ def evaluate_scores_tick(
     else:
         reasons.append("no started fixture awaiting scores" if not started else "scores fresh")
     seen_finals = _stamps(cursor.setdefault("finals", {}))
-    season = season_of(at)
+    season = current_season(at.date())
     for league, stamp in sorted(finals.items()):
         if league in seen_finals and stamp <= seen_finals[league]:
             continue
@@ -261,7 +260,7 @@ def football_data_daily_schedule(
 ) -> Iterator[dg.RunRequest | dg.SkipReason]:
     """One run per league for the current season's partition."""
     at = context.scheduled_execution_time or now()
-    season = season_of(at)
+    season = current_season(at.date())
     if season not in SEASONS:
         yield dg.SkipReason(f"season {season} is not a partition (known: up to {SEASONS[-1]})")
         return

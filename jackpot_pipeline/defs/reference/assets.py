@@ -8,7 +8,9 @@ from jackpot_pipeline.defs.resources import WarehouseResource
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("leagues", description="The six leagues with country, tier and sport key."),
+        dg.AssetSpec(
+            "leagues", description="The league registry: country, tier, sport key, enabled."
+        ),
         dg.AssetSpec(
             "team_aliases",
             description="Every known spelling of a club (football-data, The Odds API) → team id.",
