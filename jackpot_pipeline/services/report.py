@@ -428,7 +428,7 @@ def reliability_png(
                 axis.scatter(
                     curve["mean_predicted"],
                     curve["observed_frequency"],
-                    s=40 * counts / max(counts.max(), 1),
+                    s=40 * counts / max(counts.max(initial=0.0), 1.0),  # no dense bin: empty
                     alpha=0.25,
                 )
             axis.set_title(outcome)
