@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,10 @@ class Settings:
     # action "rejected"); off: they are kept, logged, and the failed blocking check stops
     # downstream assets.
     strict_mode: bool = True
+
+    def today_date(self) -> date:
+        """The pipeline's clock: the ``today`` setting (ISO date) if given, else today in UTC."""
+        return date.fromisoformat(self.today) if self.today else datetime.now(UTC).date()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

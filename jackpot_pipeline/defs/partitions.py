@@ -11,7 +11,7 @@ code change or redeploy (see the README, "The calendar").
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 
 import dagster as dg
 
@@ -23,8 +23,7 @@ from jackpot_pipeline.settings import Settings
 
 def today(settings: Settings | None = None) -> date:
     """The pipeline's clock: the ``today`` setting (ISO date) if given, else today in UTC."""
-    settings = settings or Settings.from_env()
-    return date.fromisoformat(settings.today) if settings.today else datetime.now(UTC).date()
+    return (settings or Settings.from_env()).today_date()
 
 
 def current_season(at: date | None = None, settings: Settings | None = None) -> str:

@@ -156,6 +156,8 @@ class FixturePlan:
     max_goals: int
     market_source: str | None = None  # 'coupon', 'odds_snapshot:… @ …' or None
     market_data: dict[str, Any] | None = None  # the snapshot data used (in the version key)
+    latest_result: date | None = None  # the league's latest result before kickoff
+    stale_history: bool = False  # kickoff > Settings.stale_history_days after latest_result
 
     @property
     def as_of(self) -> date:
@@ -237,6 +239,7 @@ def plan_jackpot(
                 max_goals=settings.max_goals,
                 market_source=market.source,
                 market_data=market.data,
+                **history_freshness(training, match_date, settings.stale_history_days),
             )
         )
     key = {
@@ -265,6 +268,13 @@ def plan_jackpot(
         version_key=key,
         version="jp-" + content_version(key),
     )
+
+
+def history_freshness(training: pd.DataFrame, match_date: date, stale_days: int) -> dict[str, Any]:
+    """``latest_result`` (the last training match's date) and ``stale_history``: the fixture
+    lies more than ``stale_days`` days after it (history has not caught up with the season)."""
+    latest = training["match_date"].max().date()
+    return {"latest_result": latest, "stale_history": (match_date - latest).days > stale_days}
 
 
 def calibration_loaders() -> tuple[
@@ -614,6 +624,7 @@ def _fixture_row(
         **_triple("calibrated_prob", calibrated),
         "set_params_version": plan.set_params_version,
         "flags": json.dumps(_fixture_flags(plan, params, forecast, has_market)),
+        "latest_result": plan.latest_result,
     }
     return row, sets
 
@@ -636,6 +647,7 @@ def _fixture_flags(
         ("away_team_new_to_league", fixture.away_id in params.newcomers),
         ("not_converged", not params.converged),
         ("thin_history", params.n_matches < THIN_HISTORY),
+        ("stale_history", plan.stale_history),
     ]
     return [name for name, on in checks if on]
 

@@ -478,6 +478,12 @@ CREATE TABLE IF NOT EXISTS predictions (
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: normalized, model, calibration and jackpot tables", BASELINE_SQL),
+    Migration(
+        2,
+        "jackpot_fixtures.latest_result: the league's latest result before kickoff "
+        "(stale_history flag)",
+        "ALTER TABLE jackpot_fixtures ADD COLUMN IF NOT EXISTS latest_result DATE;",
+    ),
 )
 
 VERSION_TABLE_SQL = """

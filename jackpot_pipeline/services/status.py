@@ -1,16 +1,28 @@
-"""``jackpot status``: what the odds pipeline has fetched and stored, per sport.
+"""``jackpot status`` and ``jackpot leagues``: how fresh the history is and what the odds
+pipeline has fetched, read on a read-only connection (nothing is created or changed).
 
-:func:`status_text` reads the warehouse on a read-only connection (it never creates or changes
-anything) and reports the last fetch, the quota remaining and the row counts per sport.
+- :func:`freshness`: the current season and, per enabled league, the latest result in the
+  warehouse and its age in days on ``today`` (stale when older than ``stale_after_days``).
+- :func:`league_rows`: the registry with, per league, enabled, seasons with data, matches and the
+  latest result date.
+- :func:`odds_summary`: the last fetch, the quota remaining and the row counts per sport.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
+from jackpot_pipeline.core.leagues import League
+from jackpot_pipeline.core.seasons import season_of
+from jackpot_pipeline.core.teams import LEAGUES
 from jackpot_pipeline.services import warehouse
+from jackpot_pipeline.settings import Settings
 
 STATUS_ORDER = ("scheduled", "live", "final", "postponed", "cancelled")
 ODDS_TABLES = ("fetch_log", "odds_snapshots", "events", "odds")
@@ -24,32 +36,134 @@ def _stamp(value: object) -> str:
     return "-" if value is None else f"{value:%Y-%m-%d %H:%M}Z"
 
 
-def status_text(warehouse_path: Path | str) -> str:
-    """A plain-text report of the odds tables of the warehouse at ``warehouse_path``."""
+@contextmanager
+def reading(warehouse_path: Path | str) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """A read-only UTC connection to the warehouse, or None when there is no warehouse file."""
     path = Path(warehouse_path)
     if not path.exists():
-        return f"odds status: no warehouse at {path} (run `jackpot run` first)"
+        yield None
+        return
     con = warehouse.connect(path, read_only=True, lock_timeout_s=10.0)
     try:
         con.execute("SET TimeZone = 'UTC'")
-        missing = [t for t in ODDS_TABLES if t not in _table_names(con)]
-        if missing:
-            return f"odds status: {path} has no odds tables yet ({', '.join(missing)})"
-        return _report(con, path)
+        yield con
     finally:
         con.close()
 
 
-def _report(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+# ----------------------------------------------------------------------------- results
+
+
+def _per_league(con: duckdb.DuckDBPyConnection | None) -> dict[str, dict[str, Any]]:
+    """Per league in ``matches``: seasons with data, matches, latest result date."""
+    if con is None or "matches" not in _table_names(con):
+        return {}
+    rows = con.execute(
+        "SELECT league, list(DISTINCT season ORDER BY season), count(*), "
+        "max(match_date) FILTER (WHERE result IS NOT NULL) FROM matches GROUP BY league"
+    ).fetchall()
+    return {
+        league: {"seasons": list(seasons), "matches": int(n), "latest_result": latest}
+        for league, seasons, n, latest in rows
+    }
+
+
+def freshness(
+    con: duckdb.DuckDBPyConnection | None,
+    leagues: Mapping[str, League],
+    today: date,
+    current_season: str,
+    stale_after_days: int,
+) -> dict[str, Any]:
+    """The current season and, per league of ``leagues``, its latest result and age in days
+    (``today − latest result``); ``stale`` when the age exceeds ``stale_after_days`` or there is
+    no result at all."""
+    data = _per_league(con)
+    rows = []
+    for code, league in leagues.items():
+        latest = data.get(code, {}).get("latest_result")
+        age = None if latest is None else (today - latest).days
+        current = [s for s in data.get(code, {}).get("seasons", []) if s == current_season]
+        rows.append(
+            {
+                "league": code,
+                "name": league.name,
+                "latest_result": None if latest is None else latest.isoformat(),
+                "age_days": age,
+                "stale": age is None or age > stale_after_days,
+                "current_season_has_data": bool(current),
+            }
+        )
+    return {
+        "today": today.isoformat(),
+        "current_season": current_season,
+        "stale_after_days": stale_after_days,
+        "leagues": rows,
+    }
+
+
+def league_rows(
+    con: duckdb.DuckDBPyConnection | None, registry: Mapping[str, League]
+) -> list[dict[str, Any]]:
+    """Every registry league with enabled, seasons with data, matches and latest result."""
+    data = _per_league(con)
+    rows = []
+    for code, league in registry.items():
+        found = data.get(code, {"seasons": [], "matches": 0, "latest_result": None})
+        latest = found["latest_result"]
+        rows.append(
+            {
+                "code": code,
+                "name": league.name,
+                "country": league.country,
+                "tier": league.tier,
+                "odds_api_sport": league.odds_api_sport,
+                "enabled": league.enabled,
+                "seasons_with_data": found["seasons"],
+                "matches": found["matches"],
+                "latest_result": None if latest is None else latest.isoformat(),
+            }
+        )
+    return rows
+
+
+def seasons_span(seasons: list[str]) -> str:
+    """'2012-13..2025-26 (14)' or '-'."""
+    return f"{seasons[0]}..{seasons[-1]} ({len(seasons)})" if seasons else "-"
+
+
+def freshness_lines(fresh: Mapping[str, Any]) -> list[str]:
+    """The freshness part of ``jackpot status`` as text lines."""
+    lines = [
+        f"today {fresh['today']}, current season {fresh['current_season']} "
+        f"(history is stale after {fresh['stale_after_days']} days)",
+        "",
+        f"{'league':<7} {'latest result':<13} {'age (days)':>10}  current season",
+    ]
+    for row in fresh["leagues"]:
+        age = "-" if row["age_days"] is None else str(row["age_days"])
+        flag = "  stale" if row["stale"] else ""
+        has = "data" if row["current_season_has_data"] else "no data yet"
+        lines.append(f"{row['league']:<7} {row['latest_result'] or '-':<13} {age:>10}  {has}{flag}")
+    return lines
+
+
+# ----------------------------------------------------------------------------- odds
+
+
+def odds_summary(con: duckdb.DuckDBPyConnection | None) -> dict[str, Any]:
+    """Quota and per-sport fetches, snapshots, odds rows and events by status (empty when the
+    warehouse has no odds tables yet)."""
+    if con is None or any(t not in _table_names(con) for t in ODDS_TABLES):
+        return {"quota_remaining": None, "quota_read_at": None, "sports": []}
     quota = con.execute(
         "SELECT quota_remaining, requested_at FROM fetch_log WHERE quota_remaining IS NOT NULL "
         "ORDER BY requested_at DESC, fetched_at DESC LIMIT 1"
     ).fetchall()
     fetches = {
-        sport: (n, cost, last, tier, endpoint)
-        for sport, n, cost, last, tier, endpoint in con.execute(
-            "SELECT sport, count(*), sum(cost), max(requested_at), "
-            "arg_max(tier, requested_at), arg_max(endpoint, requested_at) "
+        sport: (n, cost, last, tier)
+        for sport, n, cost, last, tier in con.execute(
+            "SELECT sport, count(*), sum(cost), max(requested_at), arg_max(tier, requested_at) "
             "FROM fetch_log GROUP BY sport"
         ).fetchall()
     }
@@ -65,31 +179,97 @@ def _report(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     ).fetchall():
         by_status.setdefault(sport, {})[status] = n
     sports = sorted(set(fetches) | set(snapshots) | set(odds_rows) | set(by_status) - {None})
-    lines = [f"odds status of {path}"]
-    if quota:
-        lines.append(f"quota remaining: {quota[0][0]} credits (read {_stamp(quota[0][1])})")
-    else:
-        lines.append("quota remaining: unknown (no fetch logged)")
-    if not sports:
-        lines.append("nothing fetched yet")
-        return "\n".join(lines)
-    header = f"{'sport':<28} {'last fetch':<18} {'tier':<9} {'fetches':>7} {'cost':>5} "
-    header += f"{'snapshots':>9} {'odds rows':>9}  events by status"
-    lines += ["", header, "-" * len(header)]
+    rows = []
     for sport in sports:
-        n, cost, last, tier, _ = fetches.get(sport, (0, 0, None, None, None))
+        n, cost, last, tier = fetches.get(sport, (0, 0, None, None))
         statuses = by_status.get(sport, {})
         order = [s for s in STATUS_ORDER if s in statuses] + sorted(
             set(statuses) - set(STATUS_ORDER)
         )
-        events = ", ".join(f"{s} {statuses[s]}" for s in order) or "-"
-        lines.append(
-            f"{sport:<28} {_stamp(last):<18} {tier or '-':<9} {n:>7} {cost or 0:>5} "
-            f"{snapshots.get(sport, 0):>9} {odds_rows.get(sport, 0):>9}  {events}"
+        rows.append(
+            {
+                "sport": sport,
+                "last_fetch": None if last is None else last.isoformat(),
+                "tier": tier,
+                "fetches": int(n),
+                "cost": int(cost or 0),
+                "snapshots": int(snapshots.get(sport, 0)),
+                "odds_rows": int(odds_rows.get(sport, 0)),
+                "events": {s: int(statuses[s]) for s in order},
+            }
         )
-    totals = (
-        f"total: {sum(snapshots.values())} snapshots, {sum(odds_rows.values())} odds rows, "
-        f"{sum(sum(s.values()) for s in by_status.values())} events"
-    )
-    lines += ["", totals]
-    return "\n".join(lines)
+    return {
+        "quota_remaining": quota[0][0] if quota else None,
+        "quota_read_at": quota[0][1].isoformat() if quota else None,
+        "sports": rows,
+    }
+
+
+def odds_lines(odds: Mapping[str, Any]) -> list[str]:
+    """The odds part of ``jackpot status`` as text lines."""
+    from datetime import datetime
+
+    def stamp(text: str | None) -> str:
+        return _stamp(None if text is None else datetime.fromisoformat(text))
+
+    if odds["quota_remaining"] is not None:
+        quota = f"{odds['quota_remaining']} credits (read {stamp(odds['quota_read_at'])})"
+    else:
+        quota = "unknown (no fetch logged)"
+    lines = [f"quota remaining: {quota}"]
+    if not odds["sports"]:
+        return [*lines, "nothing fetched yet"]
+    header = f"{'sport':<28} {'last fetch':<18} {'tier':<9} {'fetches':>7} {'cost':>5} "
+    header += f"{'snapshots':>9} {'odds rows':>9}  events by status"
+    lines += ["", header, "-" * len(header)]
+    for row in odds["sports"]:
+        events = ", ".join(f"{s} {n}" for s, n in row["events"].items()) or "-"
+        lines.append(
+            f"{row['sport']:<28} {stamp(row['last_fetch']):<18} {row['tier'] or '-':<9} "
+            f"{row['fetches']:>7} {row['cost']:>5} {row['snapshots']:>9} {row['odds_rows']:>9}  "
+            f"{events}"
+        )
+    snaps = sum(r["snapshots"] for r in odds["sports"])
+    rows = sum(r["odds_rows"] for r in odds["sports"])
+    events = sum(sum(r["events"].values()) for r in odds["sports"])
+    return [*lines, "", f"total: {snaps} snapshots, {rows} odds rows, {events} events"]
+
+
+# ----------------------------------------------------------------------------- status
+
+
+def status_data(
+    warehouse_path: Path | str,
+    settings: Settings | None = None,
+    leagues: Mapping[str, League] | None = None,
+) -> dict[str, Any]:
+    """Everything ``jackpot status`` shows, JSON-ready: the clock and current season of
+    ``settings``, the freshness of ``leagues`` (default: the enabled ones) and the odds."""
+    settings = settings or Settings.from_env()
+    today = settings.today_date()
+    with reading(warehouse_path) as con:
+        return {
+            "warehouse": str(warehouse_path),
+            "warehouse_exists": con is not None,
+            **freshness(
+                con,
+                LEAGUES if leagues is None else leagues,
+                today,
+                season_of(today, settings.season_boundary),
+                settings.stale_history_days,
+            ),
+            "odds": odds_summary(con),
+        }
+
+
+def render_status(data: Mapping[str, Any]) -> str:
+    """``jackpot status`` as plain text."""
+    head = f"status of {data['warehouse']}"
+    if not data["warehouse_exists"]:
+        head += " (no warehouse yet: run `jackpot run` first)"
+    return "\n".join([head, *freshness_lines(data), "", *odds_lines(data["odds"])])
+
+
+def status_text(warehouse_path: Path | str, settings: Settings | None = None) -> str:
+    """``jackpot status`` of the warehouse at ``warehouse_path`` as plain text."""
+    return render_status(status_data(warehouse_path, settings))
