@@ -158,3 +158,26 @@ def test_registry_consistency_errors(tmp_path: Path) -> None:
 def test_team_ids_of_every_registered_country() -> None:
     assert team_id_for("Celtic", "SC0") == "sco-celtic"
     assert team_id_for("Ajax", "N1") == "ned-ajax"
+
+
+# ----------------------------------------------------------------------------- team names
+
+
+def test_football_data_names_of_ingested_clubs_become_aliases() -> None:
+    from jackpot_pipeline.core.teams import (
+        UnknownTeamError,
+        load_aliases,
+        with_football_data_names,
+    )
+
+    base = load_aliases()
+    teams = [("Celtic", "sco-celtic"), ("Rangers", "sco-rangers"), ("Arsenal", "eng-arsenal")]
+    resolver = with_football_data_names(base, teams)
+    assert resolver.resolve("Celtic", "SC0").team_id == "sco-celtic"
+    assert resolver.resolve("Celtic FC", "SC0").method == "normalized"  # Odds API style
+    assert resolver.resolve("Rangers FC", "SC0").team_id == "sco-rangers"
+    with pytest.raises(UnknownTeamError, match=r"closest: 'Celtic' → sco-celtic"):
+        resolver.resolve("Hearts", "SC0")
+    with pytest.raises(UnknownTeamError):
+        base.resolve("Celtic", "SC0")  # without the teams, nothing of Scotland is known
+    assert len(resolver.aliases) == len(base.aliases) + 2  # Arsenal was an alias already

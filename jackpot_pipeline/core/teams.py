@@ -214,6 +214,28 @@ def load_aliases(
     return TeamResolver(aliases, threshold, ambiguity_margin)
 
 
+def with_football_data_names(
+    resolver: TeamResolver, teams: Iterable[tuple[str, str]]
+) -> TeamResolver:
+    """``resolver`` plus each club's football-data name (``(name, team_id)`` pairs, e.g. the
+    ``teams`` table) as a ``football-data`` alias, so a newly ingested league's clubs resolve
+    without alias lines. A name whose normalized form already names another club of the same
+    country is left out (the alias file decides)."""
+    taken = {
+        (normalize_name(a.alias), country_code_of(a.team_id)): a.team_id for a in resolver.aliases
+    }
+    extra = []
+    for name, team_id in sorted(set(teams)):
+        key = (normalize_name(name), country_code_of(team_id))
+        if taken.setdefault(key, team_id) == team_id and Alias(
+            name, team_id, "football-data"
+        ) not in (resolver.aliases):
+            extra.append(Alias(name, team_id, "football-data"))
+    if not extra:
+        return resolver
+    return TeamResolver((*resolver.aliases, *extra), resolver.threshold, resolver.ambiguity_margin)
+
+
 def build_teams(appearances: Iterable[tuple[str, str]]) -> tuple[Team, ...]:
     """``teams`` rows from football-data ``(name, league)`` pairs in chronological order.
 

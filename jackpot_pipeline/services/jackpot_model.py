@@ -80,7 +80,7 @@ from jackpot_pipeline.core.prediction_sets import (
     kelly_fraction,
 )
 from jackpot_pipeline.core.seasons import previous_season, season_of
-from jackpot_pipeline.core.teams import load_aliases
+from jackpot_pipeline.core.teams import ALIASES_PATH
 from jackpot_pipeline.core.walk_forward import WalkForwardConfig
 from jackpot_pipeline.services import warehouse
 from jackpot_pipeline.services.jackpot_store import SET_NAMES, ComputedJackpot
@@ -115,9 +115,14 @@ def team_leagues(con: duckdb.DuckDBPyConnection) -> dict[str, frozenset[str]]:
     return {team: frozenset(leagues) for team, leagues in rows}
 
 
-def team_resolver(aliases_path: Path | None = None) -> Resolve:
-    """``(name, league) → team_id`` through the alias table (exact, normalized, fuzzy)."""
-    resolver = load_aliases() if aliases_path is None else load_aliases(aliases_path)
+def team_resolver(
+    aliases_path: Path | None = None, con: duckdb.DuckDBPyConnection | None = None
+) -> Resolve:
+    """``(name, league) → team_id`` through the alias table (exact, normalized, fuzzy), plus
+    the football-data names of the clubs in ``teams`` when a connection is given."""
+    from jackpot_pipeline.services.team_names import warehouse_resolver
+
+    resolver = warehouse_resolver(con, aliases_path or ALIASES_PATH)
     return lambda name, league: resolver.resolve(name, league).team_id
 
 
@@ -125,7 +130,8 @@ def validate_coupon(
     con: duckdb.DuckDBPyConnection, data: bytes, source: str, resolve: Resolve | None = None
 ) -> ParsedCoupon:
     """Parse and validate coupon bytes; raises :class:`CouponValidationError`."""
-    return parse_coupon_bytes(data, source, resolve or team_resolver(), team_leagues(con))
+    resolve = resolve or team_resolver(con=con)
+    return parse_coupon_bytes(data, source, resolve, team_leagues(con))
 
 
 # ---------------------------------------------------------------------------------- plan

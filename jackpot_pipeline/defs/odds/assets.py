@@ -31,7 +31,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from jackpot_pipeline.core.teams import LEAGUES, load_aliases
+from jackpot_pipeline.core.teams import LEAGUES
 from jackpot_pipeline.defs.resources import WarehouseResource
 from jackpot_pipeline.services.odds_api import OddsApiError, OddsApiResource
 from jackpot_pipeline.settings import Settings
@@ -163,9 +163,10 @@ def events(
 ) -> dg.MaterializeResult:
     """Apply the odds snapshots not yet applied to ``events``."""
     from jackpot_pipeline.services import odds_store
+    from jackpot_pipeline.services.team_names import warehouse_resolver
 
-    resolver = load_aliases()
     with warehouse_db.connect() as con:
+        resolver = warehouse_resolver(con)
         snapshots, changed = odds_store.load_pending_events(con, resolver, now())
         counts = odds_store.event_counts(con)
     context.log.info(f"{snapshots} snapshot(s) applied, {changed} event(s) added or updated")
@@ -269,9 +270,11 @@ def event_scores(
 
     On the replay resource, sports without a recorded scores body are skipped."""
     from jackpot_pipeline.services import odds_store
+    from jackpot_pipeline.services.team_names import warehouse_resolver
 
     settings = Settings.from_env()
-    resolver = load_aliases()
+    with warehouse_db.connect() as con:
+        resolver = warehouse_resolver(con)
     recorded = odds_store.recorded_sports(odds_api, "scores")  # None: live
     statuses: dict[str, dict[str, int]] = {}
     cost = 0
