@@ -162,7 +162,7 @@ def test_a_season_without_a_file_is_no_data_yet(live: Live) -> None:
         mock.get(E0_2627, status=404)
         result = live.run(partition_key("E0", "2026-27"))
     assert result.success
-    assert "no data" in live.messages(result)
+    assert "E0 2026-27: no data for this partition" in live.messages(result)
     assert result.get_asset_materialization_events() == []
     assert not (live.raw / "http-validators").exists() or not any(
         (live.raw / "http-validators").iterdir()

@@ -47,7 +47,7 @@ PIPELINE = [odds_snapshots, events, odds, closing_lines, market_consensus]
 ODDS_URL = "https://api.the-odds-api.com/v4/sports/soccer_epl/odds"
 EPL_LAST = DATA / "soccer_epl_odds_h2h_eu_20240804T2152Z.json"
 QUOTA = {"x-requests-remaining": "497", "x-requests-used": "3", "x-requests-last": "1"}
-ALL_RECORDED_ROWS = 11_642  # normalize_odds over the 20 recorded odds files of the six sports
+ALL_RECORDED_ROWS = 11_642  # normalize_odds over the 20 recorded odds files of the enabled sports
 TABLES = ("fetch_log", "odds_snapshots", "events", "odds", "data_quality_log")
 _STAMP = re.compile(r"_(\d{8})(?:T(\d{4})Z)?(?:\.\w+)?\.json$")
 
@@ -124,7 +124,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    """One warehouse with every recorded soccer snapshot of the six sports (built once)."""
+    """One warehouse with every recorded snapshot of the enabled sports (built once)."""
     root = tmp_path_factory.mktemp("replayed")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JACKPOT_RAW_DIR", str(root / "raw"))

@@ -38,7 +38,7 @@ def appearances() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def odds_api_names() -> set[tuple[str, str]]:
-    """(Odds API team name, league) of every recorded event of the six leagues' sports."""
+    """(Odds API team name, league) of every recorded event of the enabled leagues' sports."""
     names: set[tuple[str, str]] = set()
     for path in (DATA_DIR / "odds-api").glob("soccer_*.json"):
         for event in _events(json.loads(path.read_text(encoding="utf-8"))):

@@ -12,7 +12,7 @@ Per league × season S (the season everything is *applied to*):
 - ``validation_reports``: metrics of A–G, the uncalibrated model, the market and a base rate
   on the season's played matches.
 
-``validation_report_pooled`` (unpartitioned) scores 2015-16 … 2024-25 of the six leagues
+``validation_report_pooled`` (unpartitioned) scores 2015-16 … 2024-25 of the enabled leagues
 together, re-validates the design choices and says which set is best.
 
 The work (pandas, NumPy, DuckDB, matplotlib) is in ``services.validation``, imported
@@ -186,7 +186,7 @@ def validation_report_pooled(
     context: dg.AssetExecutionContext, warehouse_db: WarehouseResource
 ) -> dg.MaterializeResult:
     """Walk-forward validation 2015-16 … 2024-25 pooled over the
-    six leagues (also by season and by league): sets A–G vs the uncalibrated model, the
+    enabled leagues (also by season and by league): sets A–G vs the uncalibrated model, the
     closing market and a base rate, the design choices re-validated, and which set is best.
 
     The pooled rows are stored and the report is written next to the warehouse."""
