@@ -176,7 +176,7 @@ def test_football_data_names_of_ingested_clubs_become_aliases() -> None:
     assert resolver.resolve("Celtic", "SC0").team_id == "sco-celtic"
     assert resolver.resolve("Celtic FC", "SC0").method == "normalized"  # Odds API style
     assert resolver.resolve("Rangers FC", "SC0").team_id == "sco-rangers"
-    with pytest.raises(UnknownTeamError, match=r"closest: 'Celtic' → sco-celtic"):
+    with pytest.raises(UnknownTeamError, match=r"closest: 'Rangers' → sco-rangers"):
         resolver.resolve("Hearts", "SC0")
     with pytest.raises(UnknownTeamError):
         base.resolve("Celtic", "SC0")  # without the teams, nothing of Scotland is known

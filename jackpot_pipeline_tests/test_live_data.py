@@ -21,7 +21,7 @@ from responses import matchers
 from jackpot_pipeline.core.teams import load_aliases
 from jackpot_pipeline.defs.ingestion.assets import football_data
 from jackpot_pipeline.defs.odds import sensors
-from jackpot_pipeline.defs.partitions import LEAGUE_CODES, partition_key
+from jackpot_pipeline.defs.partitions import LEAGUE_CODES, SEASONS, partition_key
 from jackpot_pipeline.defs.reference.assets import reference_data
 from jackpot_pipeline.defs.resources import FootballDataSource, WarehouseResource
 from jackpot_pipeline.services.odds_api import ReplayOddsApi
@@ -131,7 +131,8 @@ def test_a_growing_current_season_file_through_the_daily_schedule(live: Live) ->
         mock.get(E0_2526, status=304, match=[conditional])
         result = live.run(partition_key("E0", "2025-26"))
     assert result.success and live.log() == [(october_rows, 0, 0)]
-    assert "E0 2025-26: unchanged" in live.messages(result)
+    assert "E0 2025-26: unchanged since the last download" in live.messages(result)
+    assert result.get_asset_materialization_events() == []  # the model layer is not re-run
 
     # 30 May 2026: the season is over; the file has every match and the corrected score.
     assert partition_key("E0", "2025-26") in schedule_keys("2026-05-30T06:00Z")
@@ -236,47 +237,48 @@ def test_odds_and_scores_sensors_work_in_the_current_season(
     ]
 
 
-# ----------------------------------------------------------------------------- the refresh job
+# ----------------------------------------------------------------------------- the model layer
 
 
-def refresh_job_run(
-    live: Live, key: dg.MultiPartitionKey, mock: responses.RequestsMock
-) -> dg.ExecuteInProcessResult:
-    """The schedule's job (ingestion and the partition's model layer) on ``key``."""
-    from jackpot_pipeline.definitions import ALL_ASSETS, RESOURCES
-
-    defs = dg.Definitions(
-        assets=ALL_ASSETS,
-        jobs=[sensors.football_data_refresh_job],
-        resources={
-            **RESOURCES,
-            "warehouse_db": WarehouseResource(path=str(live.db)),
-            "football_data_source": live.source,
-        },
-    )
-    job = defs.resolve_job_def(sensors.football_data_refresh_job.name)
-    return job.execute_in_process(partition_key=key, instance=live.instance)
+MODEL_ASSETS = ("team_features", "dixon_coles_models", "oos_predictions", "calibration_curves")
 
 
-def test_the_refresh_job_updates_the_model_layer_of_the_current_season(live: Live) -> None:
-    october, october_rows, _ = october_file(FULL)
+def requested(result: Any, key: dg.MultiPartitionKey) -> set[str]:
+    """Model-layer assets the automation evaluation asks to materialize for ``key``."""
+    return {
+        name
+        for name in MODEL_ASSETS
+        if key in set(result.get_requested_partitions(dg.AssetKey(name)))
+    }
+
+
+def test_a_changed_file_lets_the_model_layer_update_and_an_unchanged_one_does_not(
+    live: Live,
+) -> None:
+    """The model layer's eager automation conditions (evaluated as the daemon would, on the
+    full definitions, with the earlier seasons' matches recorded as materialized) request the
+    partition after the schedule's run ingested a changed file, and nothing after a 304."""
+    from jackpot_pipeline.definitions import defs
+
+    key = partition_key("E0", "2025-26")
+    october, _, _ = october_file(FULL)
+    for season in SEASONS[: SEASONS.index("2025-26")]:  # the history is in place already
+        live.instance.report_runless_asset_event(
+            dg.AssetMaterialization("matches", partition=partition_key("E0", season))
+        )
+    first = dg.evaluate_automation_conditions(defs=defs, instance=live.instance)
+    assert requested(first, key) == set()  # nothing ingested yet
     with responses.RequestsMock() as mock:
-        mock.get(E0_2526, body=october)
-        result = refresh_job_run(live, partition_key("E0", "2025-26"), mock)
-    assert result.success
-    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert {"matches", "team_features", "dixon_coles_models", "oos_predictions"} <= materialized
-    predicted = live.scalar(
-        "SELECT count(*) FROM oos_predictions WHERE league = 'E0' AND season = '2025-26'"
+        mock.get(E0_2526, body=october, headers={"ETag": '"v1"'})
+        assert live.run(key).success
+    after_change = dg.evaluate_automation_conditions(
+        defs=defs, instance=live.instance, cursor=first.cursor
     )
-    assert 0 < predicted <= october_rows
-
-
-def test_the_refresh_job_on_a_season_without_a_file_skips_without_failing(live: Live) -> None:
+    assert requested(after_change, key) >= {"team_features", "dixon_coles_models"}
     with responses.RequestsMock() as mock:
-        mock.get(E0_2627, status=404)
-        result = refresh_job_run(live, partition_key("E0", "2026-27"), mock)
-    assert result.success
-    assert result.get_asset_materialization_events() == []
-    skipped = [e for e in result.all_events if e.event_type_value == "STEP_SKIPPED"]
-    assert skipped  # the model layer waits for data
+        mock.get(E0_2526, status=304)
+        assert live.run(key).success
+    after_304 = dg.evaluate_automation_conditions(
+        defs=defs, instance=live.instance, cursor=after_change.cursor
+    )
+    assert requested(after_304, key) == set()

@@ -82,6 +82,13 @@ def ingest_id(request: IngestRequest, checksum: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
+def already_ingested(con: duckdb.DuckDBPyConnection, request: IngestRequest) -> bool:
+    """Whether the request's bytes were loaded into its partition with its settings."""
+    ident = ingest_id(request, hashlib.sha256(request.data).hexdigest())
+    query = "SELECT 1 FROM ingestion_log WHERE ingest_id = ? AND status = 'loaded'"
+    return bool(con.execute(query, [ident]).fetchall())
+
+
 def ingest(con: duckdb.DuckDBPyConnection, request: IngestRequest) -> IngestSummary:
     """Ingest one file; raises FootballDataError (after logging it) if it is unusable."""
     blob = store_blob(request.raw_dir, "football-data", request.data, ".csv")

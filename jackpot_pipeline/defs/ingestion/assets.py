@@ -67,7 +67,7 @@ def football_data(
     nothing (a logged "no data for this partition" outcome, not a failure)."""
     # Parsing, checks and storage (pandas, DuckDB) load with the run, not with the code location.
     from jackpot_pipeline.core.football_data import FootballDataError, read_header
-    from jackpot_pipeline.services.ingestion import IngestRequest, ingest
+    from jackpot_pipeline.services.ingestion import IngestRequest, already_ingested, ingest
     from jackpot_pipeline.services.quality import check_header
 
     settings = Settings.from_env()
@@ -95,6 +95,12 @@ def football_data(
             now=now,
         )
         with warehouse_db.connect() as con:
+            if not source_file.changed and already_ingested(con, request):
+                context.log.info(
+                    f"[{position}/{len(keys)}] {league} {season}: unchanged since the last "
+                    "download and already loaded: nothing to do"
+                )
+                continue
             try:
                 summary = ingest(con, request)
             except FootballDataError as error:
@@ -108,7 +114,7 @@ def football_data(
         context.log.info(f"[{position}/{len(keys)}] {describe(summary)}")
         summaries.append(summary)
     if not summaries:
-        context.log.warning("no data for this partition: nothing materialized")
+        context.log.warning("nothing materialized (no data, or unchanged since the last download)")
         return
     for result in [
         *materialize_results(summaries),

@@ -63,13 +63,9 @@ odds_scores_job = dg.define_asset_job(
 )
 football_data_refresh_job = dg.define_asset_job(
     "football_data_refresh_job",
-    # The partition's file and everything modelled from it (the league × season assets
-    # downstream): a changed file updates models, calibration and sets in the same run; a
-    # partition without a file skips them all.
-    selection=dg.AssetSelection.assets(football_data).downstream()
-    - dg.AssetSelection.assets("validation_report_pooled", "jackpot_predictions"),
-    description="Re-ingest league × season partitions from football-data.co.uk and update "
-    "the models, calibration and prediction sets of those partitions.",
+    selection=dg.AssetSelection.assets(football_data),
+    description="Re-ingest league × season partitions from football-data.co.uk (the model "
+    "layer follows through its eager automation conditions).",
 )
 
 
