@@ -26,6 +26,7 @@ class Settings:
     raw_dir: Path = DATA_DIR / "raw"
     football_data_dir: Path = DATA_DIR / "football-data"
     leagues_path: Path = DATA_DIR / "leagues.csv"  # the league registry
+    football_data_mode: str = "local"  # local: the shipped files; http: football-data.co.uk
     # Calendar
     season_boundary: str = "07-01"  # MM-DD on which a season starts
     today: str = ""  # ISO date pinning the clock (empty: the machine's UTC date)

@@ -170,6 +170,15 @@ def test_a_season_without_a_file_is_no_data_yet(live: Live) -> None:
     )
 
 
+def test_the_current_season_offline_is_no_data_yet(live: Live) -> None:
+    """A fresh clone, no network: the shipped folder has no 2026-27 file."""
+    live.source = FootballDataSource(raw_dir=str(live.raw))  # mode local, the shipped folder
+    assert not live.source.has_data("E0", "2026-27")
+    result = live.run(partition_key("E0", "2026-27"))
+    assert result.success and result.get_asset_materialization_events() == []
+    assert "E0 2026-27: no data for this partition" in live.messages(result)
+
+
 def test_an_unchanged_body_without_validators_is_unchanged_by_checksum(live: Live) -> None:
     october, _, _ = october_file(FULL)
     with responses.RequestsMock() as mock:

@@ -58,7 +58,7 @@ class FootballDataSource(dg.ConfigurableResource):
     of the last download, see :mod:`jackpot_pipeline.services.football_data_http`); every
     downloaded version is kept in the raw layer under ``raw_dir``."""
 
-    mode: str = "local"
+    mode: str = DEFAULTS.football_data_mode
     local_dir: str = str(DEFAULTS.football_data_dir)
     base_url: str = FOOTBALL_DATA_URL
     raw_dir: str = ""  # empty: the raw_dir setting (JACKPOT_RAW_DIR) when fetching
