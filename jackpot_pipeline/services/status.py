@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -207,8 +207,6 @@ def odds_summary(con: duckdb.DuckDBPyConnection | None) -> dict[str, Any]:
 
 def odds_lines(odds: Mapping[str, Any]) -> list[str]:
     """The odds part of ``jackpot status`` as text lines."""
-    from datetime import datetime
-
     def stamp(text: str | None) -> str:
         return _stamp(None if text is None else datetime.fromisoformat(text))
 
