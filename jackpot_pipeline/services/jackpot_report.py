@@ -315,7 +315,7 @@ def jackpot_report(
     stored = run.stored if isinstance(run, JackpotRun) else run
     results = fixture_results(con, stored.fixtures)
     if results_file is not None:
-        from_file = read_results_file(results_file, stored.fixtures)
+        from_file = read_results_file(results_file, stored.fixtures, team_resolver(con=con))
         results = [f if f is not None else m for f, m in zip(from_file, results, strict=True)]
     outcomes = results if any(r is not None for r in results) else None
     analyses = analyse_jackpot(stored.probability_sets(), budget, misses, outcomes)

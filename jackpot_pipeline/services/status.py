@@ -207,6 +207,7 @@ def odds_summary(con: duckdb.DuckDBPyConnection | None) -> dict[str, Any]:
 
 def odds_lines(odds: Mapping[str, Any]) -> list[str]:
     """The odds part of ``jackpot status`` as text lines."""
+
     def stamp(text: str | None) -> str:
         return _stamp(None if text is None else datetime.fromisoformat(text))
 

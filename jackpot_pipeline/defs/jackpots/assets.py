@@ -278,7 +278,6 @@ def jackpot_inbox_sensor(
     if not files:
         return dg.SkipReason(f"no files in {paths.inbox}")
     existing = set(context.instance.get_dynamic_partitions(PARTITIONS_NAME))
-    resolve = jackpot_model.team_resolver()
     db_path = Path(warehouse_db.path)
     if not db_path.exists():
         return dg.SkipReason(f"no warehouse at {db_path}: files stay in the inbox")
@@ -289,9 +288,7 @@ def jackpot_inbox_sensor(
                 paths,
                 settings.raw_dir,
                 is_registered=lambda checksum: checksum in existing,
-                validate=lambda data, name: jackpot_model.validate_coupon(
-                    connection(), data, name, resolve
-                ),
+                validate=lambda data, name: jackpot_model.validate_coupon(connection(), data, name),
                 log=context.log,
             )
     except warehouse.WarehouseLockedError as error:
