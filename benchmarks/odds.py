@@ -1,7 +1,7 @@
 """Odds normalization benchmark: ``normalize_odds`` over the recorded soccer snapshots.
 
 Run: ``uv run python benchmarks/odds.py``. Prints ``name: value`` lines. The workload is the 20
-recorded ``/odds`` bodies of the six leagues' sports (11,642 rows), repeated ``COPIES`` times;
+recorded ``/odds`` bodies of the shipped leagues' sports (11,642 rows), repeated ``COPIES`` times;
 each variant turns every body into the same long rows (timestamps parsed to UTC, outcomes mapped
 to home/draw/away/over/under by name), timed as the median of ``REPEATS`` runs, interleaved so
 machine load hits all alike. References, measured in the same run: a naive per-row pure-Python
@@ -32,7 +32,7 @@ Body = tuple[Any, datetime, str]
 
 
 def recorded_bodies() -> list[Body]:
-    """(parsed body, snapshot stamp, sport) of each recorded /odds file of the six sports."""
+    """(parsed body, snapshot stamp, sport) of each recorded /odds file of the enabled sports."""
     bodies = []
     for sport in DEFAULT_SPORTS:
         for path in sorted(DATA.glob(f"{sport}_odds_*.json")):

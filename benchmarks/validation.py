@@ -1,4 +1,4 @@
-"""Validation benchmark: the pooled walk-forward figures of 2015-16 … 2024-25 (six leagues).
+"""Validation benchmark: the pooled walk-forward figures of 2015-16 … 2024-25 (the enabled leagues).
 
 Run: ``uv run python benchmarks/validation.py [WAREHOUSE]`` (default: the settings' warehouse,
 opened read-only; it needs ``oos_predictions`` and ``matches``, i.e. after ``jackpot run``).

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,12 @@ class Settings:
     raw_dir: Path = DATA_DIR / "raw"
     football_data_dir: Path = DATA_DIR / "football-data"
     lock_timeout_s: float = 60.0  # how long a command waits for a warehouse held by a writer
+    leagues_path: Path = DATA_DIR / "leagues.csv"  # the league registry
+    football_data_mode: str = "local"  # local: the shipped files; http: football-data.co.uk
+    # Calendar
+    season_boundary: str = "07-01"  # MM-DD on which a season starts
+    today: str = ""  # ISO date pinning the clock (empty: the machine's UTC date)
+    stale_history_days: int = 14  # fixtures this long after a league's last result are flagged
     margin_method: str = "shin"  # multiplicative | additive | power | shin
     jackpots_dir: Path | None = None  # inbox/processed/rejected/out; None: <data_dir>/jackpots
     # Dixon-Coles (ρ and the home advantage are maximum-likelihood estimates: no setting)
@@ -53,6 +60,10 @@ class Settings:
     def jackpots_path(self) -> Path:
         """The jackpot folders' root."""
         return self.jackpots_dir or self.data_dir / "jackpots"
+
+    def today_date(self) -> date:
+        """The pipeline's clock: the ``today`` setting (ISO date) if given, else today in UTC."""
+        return date.fromisoformat(self.today) if self.today else datetime.now(UTC).date()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

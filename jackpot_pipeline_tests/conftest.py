@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+# The clock of every test: the pipeline reads "today" from this setting (never the machine's
+# date), so the loaded partitions end with the 2026-27 season whatever day the tests run.
+os.environ.setdefault("JACKPOT_TODAY", "2026-11-30")
+
 # ---------------------------------------------------------------------------------------------
 # A real PostgreSQL 15 server for the Dagster instance tests (test_postgres_instance.py).
 # ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ with the local source and with the HTTP source behind ``responses`` (no network)
 from __future__ import annotations
 
 import csv
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -260,7 +261,13 @@ def test_reference_assets_materialize_leagues_and_aliases(env):
 
 
 def _http(max_retries: int = 3) -> FootballDataSource:
-    return FootballDataSource(mode="http", base_url=BASE_URL, backoff_s=0, max_retries=max_retries)
+    return FootballDataSource(
+        mode="http",
+        base_url=BASE_URL,
+        backoff_s=0,
+        max_retries=max_retries,
+        raw_dir=tempfile.mkdtemp(prefix="jackpot-raw-"),  # never the repository's data/raw
+    )
 
 
 def test_http_fetch_returns_the_served_bytes():

@@ -183,7 +183,7 @@ def test_an_unexpected_error_is_logged_to_a_file_the_line_names(
     def broken(con: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(status, "odds_status", broken)
+    monkeypatch.setattr(status, "odds_summary", broken)
     code, out, err = call(capsys, "status")
     assert code == 1 and out == ""
     assert_one_line(err, "unexpected error ZeroDivisionError: a bug (details in ")

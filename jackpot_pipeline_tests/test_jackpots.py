@@ -2,7 +2,7 @@
 results, reports, exports and ``predict_file``.
 
 The warehouse is built once per test process from the real 2023-24 and 2024-25 football-data
-files of the six leagues (``template_warehouse``) and copied per test; the odds tests copy it
+files of the shipped leagues (``template_warehouse``) and copied per test; the odds tests copy it
 once more with the recorded EPL odds snapshots replayed into it by the odds assets
 (``odds_template``); nothing is written into the repository's ``data/`` folder.
 ``calibration_store`` is replaced by a controllable fake (``install_calibration_store``),
@@ -89,7 +89,7 @@ INGEST_NOW = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
 
 
 def template_warehouse() -> Path:
-    """A warehouse with the six leagues' 2023-24 and 2024-25 matches, built once per process
+    """A warehouse with the shipped leagues' 2023-24 and 2024-25 matches, built once per process
     (the folder is remembered in an environment variable so both jackpot test modules share
     it however pytest imports them) and removed at exit."""
     cached = os.environ.get(TEMPLATE_ENV)

@@ -37,7 +37,7 @@ from jackpot_pipeline.defs.odds.assets import (
 from jackpot_pipeline.defs.resources import SettingsResource, WarehouseResource
 from jackpot_pipeline.services.odds_api import OddsApiResource
 from jackpot_pipeline.services.odds_store import read_odds
-from jackpot_pipeline.services.status import odds_status
+from jackpot_pipeline.services.status import odds_summary
 from jackpot_pipeline.settings import DATA_DIR
 from jackpot_pipeline_tests._corpus import TmpWarehouse
 
@@ -47,7 +47,7 @@ PIPELINE = [odds_snapshots, events, odds, closing_lines, market_consensus]
 ODDS_URL = "https://api.the-odds-api.com/v4/sports/soccer_epl/odds"
 EPL_LAST = DATA / "soccer_epl_odds_h2h_eu_20240804T2152Z.json"
 QUOTA = {"x-requests-remaining": "497", "x-requests-used": "3", "x-requests-last": "1"}
-ALL_RECORDED_ROWS = 11_642  # normalize_odds over the 20 recorded odds files of the six sports
+ALL_RECORDED_ROWS = 11_642  # normalize_odds over the 20 recorded odds files of the enabled sports
 TABLES = ("fetch_log", "odds_snapshots", "events", "odds", "data_quality_log")
 _STAMP = re.compile(r"_(\d{8})(?:T(\d{4})Z)?(?:\.\w+)?\.json$")
 
@@ -125,7 +125,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
 
 @pytest.fixture(scope="module")
 def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    """One warehouse with every recorded soccer snapshot of the six sports (built once)."""
+    """One warehouse with every recorded snapshot of the enabled sports (built once)."""
     root = tmp_path_factory.mktemp("replayed")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JACKPOT_RAW_DIR", str(root / "raw"))
@@ -445,11 +445,16 @@ def test_the_api_key_is_nowhere(
 def test_odds_status_reports_fetches_quota_and_counts(replayed: Env) -> None:
     con = duckdb.connect(str(replayed.db), read_only=True)
     try:
-        status = odds_status(con)
+        status = odds_summary(con)
     finally:
         con.close()
-    assert status["quota"]["remaining"] is not None
+    assert status["quota_remaining"] is not None
     epl = next(sport for sport in status["sports"] if sport["sport"] == "soccer_epl")
     assert list(epl["events"].items())[-1] == ("scheduled", 70)
     assert epl["odds_rows"] == 4122  # odds rows of the six EPL recordings
-    assert status["totals"] == {"snapshots": 20, "odds_rows": ALL_RECORDED_ROWS, "events": 143}
+    totals = {
+        "snapshots": sum(s["snapshots"] for s in status["sports"]),
+        "odds_rows": sum(s["odds_rows"] for s in status["sports"]),
+        "events": sum(sum(s["events"].values()) for s in status["sports"]),
+    }
+    assert totals == {"snapshots": 20, "odds_rows": ALL_RECORDED_ROWS, "events": 143}

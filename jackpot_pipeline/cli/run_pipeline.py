@@ -37,7 +37,7 @@ class Stage:
 
 def odds_run_config() -> dict:
     """Offline (no ODDS_API_KEY): every soccer sport with recorded snapshots, so the whole
-    recording is replayed into ``odds``; live: the odds assets' default (the six leagues)."""
+    recording is replayed into ``odds``; live: the odds assets' default (the enabled leagues)."""
     if os.environ.get("ODDS_API_KEY"):
         return {}
     from jackpot_pipeline.services.odds_api import REPLAY_DIR, index_recordings

@@ -1,4 +1,4 @@
-"""``jackpot report`` and ``jackpot status``: read-only views of the warehouse."""
+"""``jackpot report`` and ``jackpot status [--json]``: read-only views of the warehouse."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ jackpot report           # tables of every set against the closing market and a 
 jackpot report --json    # the same figures as one JSON document
 """
 STATUS_EXAMPLES = """
-jackpot status                              # quota, last fetch and row counts per sport
-jackpot status --json | jq '.quota'
+jackpot status                     # current season, latest result per league, odds quota
+jackpot status --json | jq '.current_season, .odds.quota_remaining'
 """
 METRIC_HEADERS = {
     "n": "n",
@@ -123,36 +123,53 @@ def _frame_table(
 
 
 def command_status(args: argparse.Namespace) -> int:
-    """Last fetch, quota and counts per sport of the odds collection."""
-    from jackpot_pipeline.services.status import odds_status
+    """Current season, freshness of each enabled league's history, and the odds collection."""
+    from jackpot_pipeline.services.status import status_data
+    from jackpot_pipeline.settings import Settings
 
-    with read_warehouse() as con:
-        status = odds_status(con)
+    settings = Settings.from_env()
+    data = status_data(settings.warehouse_path, settings)
     if args.json:
-        render.emit_json(status)
+        render.emit_json(data)
         return 0
     out = render.console()
-    if status["missing_tables"]:
-        out.print(f"No odds collected yet (no tables {', '.join(status['missing_tables'])}).")
-        return 0
-    quota = status["quota"]
-    if quota is None:
+    if not data["warehouse_exists"]:
+        out.print(render.marker(render.WARN, "no warehouse yet: run `jackpot run` first"))
+    out.print(
+        f"Today {data['today']} · current season {data['current_season']} · history stale "
+        f"after {data['stale_after_days']} days"
+    )
+    out.print(_freshness_table(data["leagues"], out.is_terminal))
+    odds = data["odds"]
+    if odds["quota_remaining"] is None:
         out.print(render.marker(render.WARN, "quota remaining: unknown (no fetch logged)"))
     else:
         out.print(
-            f"Quota remaining: {quota['remaining']} credits (read "
-            f"{render.short_kickoff(quota['read_at'])} UTC)"
+            f"Quota remaining: {odds['quota_remaining']} credits (read "
+            f"{render.short_kickoff(odds['quota_read_at'])} UTC)"
         )
-    if not status["sports"]:
-        out.print("Nothing fetched yet.")
+    if not odds["sports"]:
+        out.print("No odds fetched yet.")
         return 0
-    out.print(_status_table(status["sports"], out.is_terminal))
-    totals = status["totals"]
+    out.print(_status_table(odds["sports"], out.is_terminal))
     out.print(
-        f"Total: {totals['snapshots']:,} snapshots, {totals['odds_rows']:,} odds rows, "
-        f"{totals['events']:,} events"
+        f"Total: {sum(r['snapshots'] for r in odds['sports']):,} snapshots, "
+        f"{sum(r['odds_rows'] for r in odds['sports']):,} odds rows, "
+        f"{sum(sum(r['events'].values()) for r in odds['sports']):,} events"
     )
     return 0
+
+
+def _freshness_table(leagues: list[dict[str, Any]], terminal: bool) -> Table:
+    grid = render.table(
+        "league", "latest result", ("age (days)", "right"), "current season", terminal=terminal
+    )
+    for row in leagues:
+        age = "-" if row["age_days"] is None else str(row["age_days"])
+        flag = render.marker(render.WARN, "stale") if row["stale"] else ""
+        has = "data" if row["current_season_has_data"] else "no data yet"
+        grid.add_row(row["league"], row["latest_result"] or "-", age, f"{has} {flag}".strip())
+    return grid
 
 
 def _status_table(sports: list[dict[str, Any]], terminal: bool) -> Table:
@@ -195,7 +212,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         commands,
         "status",
         command_status,
-        "odds collection: last fetch, API quota, counts per sport",
+        "current season, latest result per league, odds collection",
         STATUS_EXAMPLES,
         json=True,
     )

@@ -2,7 +2,9 @@
 
 A team id is ``<country code>-<slug of the football-data name>``, e.g. ``eng-man-united``,
 ``esp-ath-madrid``: football-data.co.uk spells a club the same way in every division of its
-country, so a club promoted from E1 to E0 keeps one id. Country codes are FIFA trigrams.
+country, so a club promoted from E1 to E0 keeps one id. The country code comes from the league
+registry (:mod:`jackpot_pipeline.core.leagues`): its ``country_code`` column, or derived from the
+country's name, so a newly enabled country needs no code.
 
 Other spellings (The Odds API's long names, typos) reach that id through ``TeamResolver``, built
 from ``data/team_aliases.csv`` (``alias,team_id,source``), in three steps:
@@ -30,17 +32,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from jackpot_pipeline.settings import DATA_DIR
+from jackpot_pipeline.core.leagues import League, enabled_leagues, load_registry
+from jackpot_pipeline.settings import DATA_DIR, Settings
 
 ALIASES_PATH = DATA_DIR / "team_aliases.csv"
 ALIAS_COLUMNS = ("alias", "team_id", "source")
 DEFAULT_FUZZY_THRESHOLD = 0.85
 DEFAULT_AMBIGUITY_MARGIN = 0.02
 SUGGESTIONS = 3
-
-COUNTRY_CODES: Mapping[str, str] = MappingProxyType(
-    {"England": "eng", "France": "fra", "Germany": "ger", "Italy": "ita", "Spain": "esp"}
-)
 
 # Legal-form and filler tokens ignored when comparing names ("1" is the "1." of "1. FC Köln").
 _DROPPED_TOKENS = frozenset(
@@ -53,35 +52,10 @@ _WORDS = re.compile(r"[^\W_]+")
 MatchMethod = Literal["exact", "normalized", "fuzzy"]
 
 
-@dataclass(frozen=True)
-class League:
-    """A football-data.co.uk division and its The Odds API sport key."""
-
-    code: str
-    name: str
-    country: str
-    tier: int
-    odds_api_sport: str
-
-    @property
-    def country_code(self) -> str:
-        """FIFA trigram of the league's country, the prefix of its team ids."""
-        return COUNTRY_CODES[self.country]
-
-
-LEAGUES: Mapping[str, League] = MappingProxyType(
-    {
-        league.code: league
-        for league in (
-            League("E0", "Premier League", "England", 1, "soccer_epl"),
-            League("E1", "Championship", "England", 2, "soccer_efl_champ"),
-            League("SP1", "La Liga", "Spain", 1, "soccer_spain_la_liga"),
-            League("D1", "Bundesliga", "Germany", 1, "soccer_germany_bundesliga"),
-            League("I1", "Serie A", "Italy", 1, "soccer_italy_serie_a"),
-            League("F1", "Ligue 1", "France", 1, "soccer_france_ligue_one"),
-        )
-    }
-)
+#: Every league of the registry (``data/leagues.csv``, or ``JACKPOT_LEAGUES_PATH``) by code.
+REGISTRY: Mapping[str, League] = load_registry(Settings.from_env().leagues_path)
+#: The enabled leagues: the ones ingested, modelled and reported.
+LEAGUES: Mapping[str, League] = enabled_leagues(REGISTRY)
 
 
 @dataclass(frozen=True)
@@ -118,11 +92,11 @@ class UnknownTeamError(ValueError):
 
 
 def league_info(code: str) -> League:
-    """Metadata of a league code; ValueError naming the known codes otherwise."""
+    """Registry entry of a league code; ValueError naming the known codes otherwise."""
     try:
-        return LEAGUES[code]
+        return REGISTRY[code]
     except KeyError:
-        raise ValueError(f"unknown league {code!r}; known: {', '.join(LEAGUES)}") from None
+        raise ValueError(f"unknown league {code!r}; known: {', '.join(REGISTRY)}") from None
 
 
 def team_id_for(name: str, league: str) -> str:
@@ -238,6 +212,28 @@ def load_aliases(
             raise ValueError(f"{path}: expected columns {ALIAS_COLUMNS}, got {reader.fieldnames}")
         aliases = tuple(Alias(row["alias"], row["team_id"], row["source"]) for row in reader)
     return TeamResolver(aliases, threshold, ambiguity_margin)
+
+
+def with_football_data_names(
+    resolver: TeamResolver, teams: Iterable[tuple[str, str]]
+) -> TeamResolver:
+    """``resolver`` plus each club's football-data name (``(name, team_id)`` pairs, e.g. the
+    ``teams`` table) as a ``football-data`` alias, so a newly ingested league's clubs resolve
+    without alias lines. A name whose normalized form already names another club of the same
+    country is left out (the alias file decides)."""
+    taken = {
+        (normalize_name(a.alias), country_code_of(a.team_id)): a.team_id for a in resolver.aliases
+    }
+    extra = []
+    for name, team_id in sorted(set(teams)):
+        key = (normalize_name(name), country_code_of(team_id))
+        if taken.setdefault(key, team_id) == team_id and Alias(
+            name, team_id, "football-data"
+        ) not in (resolver.aliases):
+            extra.append(Alias(name, team_id, "football-data"))
+    if not extra:
+        return resolver
+    return TeamResolver((*resolver.aliases, *extra), resolver.threshold, resolver.ambiguity_margin)
 
 
 def build_teams(appearances: Iterable[tuple[str, str]]) -> tuple[Team, ...]:

@@ -262,4 +262,6 @@ def walk_forward_selected(
         by_xi[selection.xi].loc[lambda frame, s=selection.season: frame["season"] == s]
         for selection in selections
     ]
+    if not chosen:  # too few matches for any prediction (a small or new league)
+        return by_xi[config.xi], selections
     return pd.concat(chosen, ignore_index=True), selections

@@ -1,25 +1,64 @@
-"""Partitions: league × season for ingestion and modelling."""
+"""Partitions: league × season for ingestion and modelling, computed when the code loads.
+
+Leagues are the enabled lines of the registry (``data/leagues.csv``); seasons run from the
+earliest ``first_season`` of those leagues through the season containing today (the clock of
+:func:`today`: ``JACKPOT_TODAY`` if set, else the machine's UTC date; the boundary is the
+``season_boundary`` setting, 1 July by default). The Dagster daemon reloads the code location
+every minute, so a new season's partitions appear on the first load after its boundary, with no
+code change or redeploy (see the README, "The calendar").
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import date
+
 import dagster as dg
 
-from jackpot_pipeline.core.seasons import season_label
+from jackpot_pipeline.core.leagues import League
+from jackpot_pipeline.core.seasons import season_of, seasons_through
 from jackpot_pipeline.core.teams import LEAGUES
+from jackpot_pipeline.settings import Settings
 
-FIRST_SEASON_START = 2012
-LAST_SEASON_START = 2025
-SEASONS: tuple[str, ...] = tuple(
-    season_label(year) for year in range(FIRST_SEASON_START, LAST_SEASON_START + 1)
-)
-LEAGUE_CODES: tuple[str, ...] = tuple(LEAGUES)
 
-league_season_partitions = dg.MultiPartitionsDefinition(
-    {
-        "league": dg.StaticPartitionsDefinition(list(LEAGUE_CODES)),
-        "season": dg.StaticPartitionsDefinition(list(SEASONS)),
-    }
-)
+def today(settings: Settings | None = None) -> date:
+    """The pipeline's clock: the ``today`` setting (ISO date) if given, else today in UTC."""
+    return (settings or Settings.from_env()).today_date()
+
+
+def current_season(at: date | None = None, settings: Settings | None = None) -> str:
+    """Season containing ``at`` (default: :func:`today`) under the season boundary setting."""
+    settings = settings or Settings.from_env()
+    return season_of(at or today(settings), settings.season_boundary)
+
+
+def league_seasons(
+    leagues: Mapping[str, League], at: date, boundary: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(league codes, seasons) of the partitions on day ``at``: the leagues in registry order,
+    the seasons from the earliest ``first_season`` through the season containing ``at``."""
+    if not leagues:
+        raise ValueError("no league is enabled in the league registry")
+    first = min(league.first_season for league in leagues.values())
+    return tuple(leagues), seasons_through(first, at, boundary)
+
+
+def build_partitions(
+    league_codes: Sequence[str], seasons: Sequence[str]
+) -> dg.MultiPartitionsDefinition:
+    """The league × season partitions definition."""
+    return dg.MultiPartitionsDefinition(
+        {
+            "league": dg.StaticPartitionsDefinition(list(league_codes)),
+            "season": dg.StaticPartitionsDefinition(list(seasons)),
+        }
+    )
+
+
+_SETTINGS = Settings.from_env()
+LEAGUE_CODES, SEASONS = league_seasons(LEAGUES, today(_SETTINGS), _SETTINGS.season_boundary)
+CURRENT_SEASON: str = SEASONS[-1]
+league_season_partitions = build_partitions(LEAGUE_CODES, SEASONS)
 
 
 def partition_key(league: str, season: str) -> dg.MultiPartitionKey:

@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,6 @@ from jackpot_pipeline.settings import Settings
 
 if TYPE_CHECKING:
     import duckdb
-    import requests
 
 DEFAULTS = Settings()
 FOOTBALL_DATA_URL = "https://www.football-data.co.uk/mmz4281"
@@ -119,22 +119,27 @@ class WarehouseResource(dg.ConfigurableResource):
 
 @dataclass(frozen=True)
 class SourceFile:
-    """The bytes of one football-data file and where they came from."""
+    """The bytes of one football-data file and where they came from (``changed`` False: the
+    source said the file is the one already downloaded, 304 or same checksum)."""
 
     league: str
     season: str
     uri: str
     data: bytes
+    changed: bool = True
 
 
 class FootballDataSource(dg.ConfigurableResource):
     """football-data.co.uk CSVs: the shipped local folder by default, or HTTP when ``mode`` is
-    ``"http"`` (GET ``<base_url>/<SEASON>/<DIV>.csv`` with a timeout and retries with
-    exponential backoff on 429/5xx and connection errors)."""
+    ``"http"``: GET ``<base_url>/<SEASON>/<DIV>.csv`` with a timeout, retries with exponential
+    backoff on 429/5xx and connection errors, and a conditional request (ETag / Last-Modified
+    of the last download, see :mod:`jackpot_pipeline.services.football_data_http`); every
+    downloaded version is kept in the raw layer under ``raw_dir``."""
 
-    mode: str = "local"
+    mode: str = DEFAULTS.football_data_mode
     local_dir: str = str(DEFAULTS.football_data_dir)
     base_url: str = FOOTBALL_DATA_URL
+    raw_dir: str = ""  # empty: the raw_dir setting (JACKPOT_RAW_DIR) when fetching
     timeout_s: float = 30.0
     max_retries: int = 3
     backoff_s: float = 1.0
@@ -158,7 +163,7 @@ class FootballDataSource(dg.ConfigurableResource):
         return self.mode == "http" or self.local_path(league, season).exists()
 
     def fetch(self, league: str, season: str) -> SourceFile | None:
-        """The file's bytes, or None when the source has no file for this partition."""
+        """The file's bytes, or None when the source has no file for this partition yet."""
         if self.mode == "local":
             path = self.local_path(league, season)
             if not path.exists():
@@ -166,27 +171,18 @@ class FootballDataSource(dg.ConfigurableResource):
             return SourceFile(league, season, path.as_uri(), path.read_bytes())
         if self.mode != "http":
             raise ValueError(f"unknown football-data source mode {self.mode!r}: local or http")
-        url = self.url(league, season)
-        with self._session() as session:
-            response = session.get(url, timeout=self.timeout_s)
-        if response.status_code == 404:
+        from jackpot_pipeline.services import football_data_http as http  # requests: at run time
+
+        raw_dir = Path(self.raw_dir or Settings.from_env().raw_dir)
+        with http.session_with_retries(self.max_retries, self.backoff_s) as session:
+            result = http.download(
+                session,
+                self.url(league, season),
+                raw_dir,
+                raw_dir / "http-validators",
+                self.timeout_s,
+                datetime.now(UTC),
+            )
+        if result.data is None:
             return None
-        response.raise_for_status()
-        return SourceFile(league, season, url, response.content)
-
-    def _session(self) -> requests.Session:
-        import requests
-        from requests.adapters import HTTPAdapter
-        from urllib3.util.retry import Retry
-
-        retry = Retry(
-            total=self.max_retries,
-            backoff_factor=self.backoff_s,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=("GET",),
-            raise_on_status=True,
-        )
-        session = requests.Session()
-        session.mount("https://", HTTPAdapter(max_retries=retry))
-        session.mount("http://", HTTPAdapter(max_retries=retry))
-        return session
+        return SourceFile(league, season, result.url, result.data, result.status == "changed")

@@ -124,6 +124,15 @@ def _attempt_id(con: duckdb.DuckDBPyConnection, request: IngestRequest, ident: s
     return hashlib.sha256(f"{ident}|again|{done}".encode()).hexdigest()[:24]
 
 
+def already_ingested(con: duckdb.DuckDBPyConnection, request: IngestRequest) -> bool:
+    """Whether the request's bytes were loaded into its partition with its settings and the
+    partition still holds them (a good file put back after a bad one is not "done")."""
+    checksum = hashlib.sha256(request.data).hexdigest()
+    query = "SELECT 1 FROM ingestion_log WHERE ingest_id = ? AND status = 'loaded'"
+    loaded = bool(con.execute(query, [ingest_id(request, checksum)]).fetchall())
+    return loaded and partition_holds(con, request.league, request.season, checksum)
+
+
 def ingest(con: duckdb.DuckDBPyConnection, request: IngestRequest) -> IngestSummary:
     """Ingest one file; raises FootballDataError (after logging it) if it is unusable, or
     PartitionRefusedError (after logging it) if it would shrink or corrupt its partition."""

@@ -80,7 +80,7 @@ from jackpot_pipeline.core.prediction_sets import (
     kelly_fraction,
 )
 from jackpot_pipeline.core.seasons import previous_season, season_of
-from jackpot_pipeline.core.teams import load_aliases
+from jackpot_pipeline.core.teams import ALIASES_PATH
 from jackpot_pipeline.core.walk_forward import WalkForwardConfig
 from jackpot_pipeline.services import warehouse
 from jackpot_pipeline.services.jackpot_store import SET_NAMES, ComputedJackpot
@@ -115,18 +115,23 @@ def team_leagues(con: duckdb.DuckDBPyConnection) -> dict[str, frozenset[str]]:
     return {team: frozenset(leagues) for team, leagues in rows}
 
 
-def team_resolver(aliases_path: Path | None = None) -> Resolve:
+def team_resolver(
+    aliases_path: Path | None = None, con: duckdb.DuckDBPyConnection | None = None
+) -> Resolve:
     """``(name, league) →`` the club's resolution through the alias table (exact, normalized,
-    fuzzy; its score is reported for fuzzy matches)."""
-    resolver = load_aliases() if aliases_path is None else load_aliases(aliases_path)
-    return resolver.resolve
+    fuzzy; its score is reported for fuzzy matches), plus the football-data names of the clubs in
+    ``teams`` when a connection is given."""
+    from jackpot_pipeline.services.team_names import warehouse_resolver
+
+    return warehouse_resolver(con, aliases_path or ALIASES_PATH).resolve
 
 
 def validate_coupon(
     con: duckdb.DuckDBPyConnection, data: bytes, source: str, resolve: Resolve | None = None
 ) -> ParsedCoupon:
     """Parse and validate coupon bytes; raises :class:`CouponValidationError`."""
-    return parse_coupon_bytes(data, source, resolve or team_resolver(), team_leagues(con))
+    resolve = resolve or team_resolver(con=con)
+    return parse_coupon_bytes(data, source, resolve, team_leagues(con))
 
 
 # ---------------------------------------------------------------------------------- plan
@@ -157,6 +162,8 @@ class FixturePlan:
     max_goals: int
     market_source: str | None = None  # 'coupon', 'odds_snapshot:… @ …' or None
     market_data: dict[str, Any] | None = None  # the snapshot data used (in the version key)
+    latest_result: date | None = None  # the league's latest result before kickoff
+    stale_history: bool = False  # kickoff > Settings.stale_history_days after latest_result
 
     @property
     def as_of(self) -> date:
@@ -238,6 +245,7 @@ def plan_jackpot(
                 max_goals=settings.max_goals,
                 market_source=market.source,
                 market_data=market.data,
+                **history_freshness(training, match_date, settings.stale_history_days),
             )
         )
     key = {
@@ -266,6 +274,13 @@ def plan_jackpot(
         version_key=key,
         version="jp-" + content_version(key),
     )
+
+
+def history_freshness(training: pd.DataFrame, match_date: date, stale_days: int) -> dict[str, Any]:
+    """``latest_result`` (the last training match's date) and ``stale_history``: the fixture
+    lies more than ``stale_days`` days after it (history has not caught up with the season)."""
+    latest = training["match_date"].max().date()
+    return {"latest_result": latest, "stale_history": (match_date - latest).days > stale_days}
 
 
 def calibration_loaders() -> tuple[
@@ -616,6 +631,7 @@ def _fixture_row(
         "set_params_version": plan.set_params_version,
         "flags": json.dumps(_fixture_flags(plan, params, forecast, has_market)),
         "name_matches": json.dumps([dataclasses.asdict(m) for m in fixture.name_matches]),
+        "latest_result": plan.latest_result,
     }
     return row, sets
 
@@ -638,6 +654,7 @@ def _fixture_flags(
         ("away_team_new_to_league", fixture.away_id in params.newcomers),
         ("not_converged", not params.converged),
         ("thin_history", params.n_matches < THIN_HISTORY),
+        ("stale_history", plan.stale_history),
     ]
     return [name for name, on in checks if on]
 

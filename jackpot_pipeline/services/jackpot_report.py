@@ -202,7 +202,7 @@ class JackpotReport:
                 f"p(pick) {self.set_name}": float(pick[PICK_COLUMNS[pick["pick"]]]),
                 f"entropy {self.set_name}": float(pick["entropy"]),
                 "likely score": f"{row.likely_home_goals}-{row.likely_away_goals}",
-                "flags": ", ".join(json.loads(row.flags)),
+                "flags": _flags_text(row),
                 "result": self.results[i] or "",
             }
             rows.append(line)
@@ -289,7 +289,7 @@ def jackpot_report(
     stored = run.stored if isinstance(run, JackpotRun) else run
     results = fixture_results(con, stored.fixtures)
     if results_file is not None:
-        from_file = read_results_file(results_file, stored.fixtures)
+        from_file = read_results_file(results_file, stored.fixtures, team_resolver(con=con))
         results = [f if f is not None else m for f, m in zip(from_file, results, strict=True)]
     outcomes = results if any(r is not None for r in results) else None
     analyses = analyse_jackpot(stored.probability_sets(), budget, misses, outcomes)
@@ -312,6 +312,14 @@ def export_stem(stored: StoredJackpot) -> str:
     return f"{slug[:60] or 'coupon'}_{stored.version}"
 
 
+def _flags_text(row: Any) -> str:
+    """A fixture's flags, ``stale_history`` with the date of the league's latest result."""
+    return ", ".join(
+        f"{flag} (latest result {row.latest_result:%Y-%m-%d})" if flag == "stale_history" else flag
+        for flag in json.loads(row.flags)
+    )
+
+
 def write_exports(report: JackpotReport, out_dir: Path) -> tuple[Path, Path]:
     """``<stem>.csv`` (one row per fixture and set, from the stored rows) and ``<stem>.json``
     (:meth:`JackpotReport.summary`), each written atomically."""
@@ -330,7 +338,7 @@ def export_frame(report: JackpotReport) -> pd.DataFrame:
         "jackpot_version", "match_order", "home_team", "away_team", "home_team_id",
         "away_team_id", "league", "kickoff", "likely_home_goals", "likely_away_goals",
         "dc_prob_home", "dc_prob_draw", "dc_prob_away", "calibrated", "calibration_version",
-        "xi", "n_train_matches", "flags", "result",
+        "xi", "n_train_matches", "latest_result", "flags", "result",
     ]  # fmt: skip
     fixtures = fixtures[keep]
     predictions = report.stored.predictions.drop(columns=["created_at"])

@@ -317,7 +317,7 @@ def resolve_team(
 ) -> tuple[str | None, str | None]:
     """(team id, None) or (None, reason) for a source name.
 
-    Without a league (a sport outside the six leagues) only exact or normalized alias matches
+    Without a league (a sport of no enabled league) only exact or normalized alias matches
     count: a fuzzy match across every country is too loose (``Algeria`` → Almería).
     """
     if not name:

@@ -55,7 +55,7 @@ LABELS: dict[str, str] = {
     MARKET: "closing market (Shin)",
     BASE_RATE: "base rate",
 }
-#: The pooled walk-forward evaluation: these seasons of the six leagues.
+#: The pooled walk-forward evaluation: these seasons of the enabled leagues.
 REPORT_SEASONS: tuple[str, ...] = tuple(s for s in SEASONS if "2015-16" <= s <= "2024-25")
 REPORT_WINDOW = f"{REPORT_SEASONS[0]}..{REPORT_SEASONS[-1]}"
 POOLED = "pooled"
@@ -428,7 +428,7 @@ def reliability_png(
                 axis.scatter(
                     curve["mean_predicted"],
                     curve["observed_frequency"],
-                    s=40 * counts / max(counts.max(), 1),
+                    s=40 * counts / max(counts.max(initial=0.0), 1.0),  # no dense bin: empty
                     alpha=0.25,
                 )
             axis.set_title(outcome)

@@ -485,6 +485,12 @@ ALTER TABLE jackpot_fixtures ADD COLUMN IF NOT EXISTS name_matches VARCHAR DEFAU
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: normalized, model, calibration and jackpot tables", BASELINE_SQL),
     Migration(2, "jackpot_fixtures.name_matches: fuzzy-resolved team names", NAME_MATCHES_SQL),
+    Migration(
+        3,
+        "jackpot_fixtures.latest_result: the league's latest result before kickoff "
+        "(stale_history flag)",
+        "ALTER TABLE jackpot_fixtures ADD COLUMN IF NOT EXISTS latest_result DATE;",
+    ),
 )
 
 VERSION_TABLE_SQL = """

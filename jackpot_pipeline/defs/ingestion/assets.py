@@ -46,6 +46,7 @@ REFERENCE_DEPS = ("leagues",)
             "result, chosen closing odds and margin-free market probabilities.",
             kinds=CHECKED_KINDS,
             owners=DATA_OWNERS,
+            skippable=True,  # an unchanged download materializes nothing
         ),
         dg.AssetSpec(
             "match_odds",
@@ -54,6 +55,7 @@ REFERENCE_DEPS = ("leagues",)
             "phase (opening = football-data's pre-closing snapshot, closing).",
             kinds=KINDS,
             owners=DATA_OWNERS,
+            skippable=True,
         ),
         dg.AssetSpec(
             "market_probabilities",
@@ -62,6 +64,7 @@ REFERENCE_DEPS = ("leagues",)
             "additive, power and Shin methods, with the overround.",
             kinds=KINDS,
             owners=DATA_OWNERS,
+            skippable=True,
         ),
     ],
     check_specs=MATCH_CHECK_SPECS,
@@ -79,12 +82,18 @@ def football_data(
     """Fetch, store raw, check and load each partition's file in one transaction."""
     # Parsing, checks and storage (pandas, DuckDB, GE) load with the run, not the code location.
     from jackpot_pipeline.core.football_data import FootballDataError, read_header
-    from jackpot_pipeline.services.ingestion import IngestRequest, ingest, partition_row_counts
+    from jackpot_pipeline.services.ingestion import (
+        IngestRequest,
+        already_ingested,
+        ingest,
+        partition_row_counts,
+    )
     from jackpot_pipeline.services.quality import check_header
 
     config = settings.settings()
     keys = context.partition_keys
     evaluations: list[dg.AssetCheckEvaluation] = []
+    recorded = False  # a partition ingested or recorded as "no data" (else nothing to materialize)
     for position, key in enumerate(keys, start=1):
         league, season = split_key(key)
         partition = league_season_partitions.get_partition_key_from_str(key)
@@ -94,6 +103,7 @@ def football_data(
             context.log.warning(f"[{position}/{len(keys)}] {league} {season}: no data: {reason}")
             for asset in MATCH_ASSETS:
                 partition_metadata(context, asset, key, no_data_metadata(league, season, reason))
+            recorded = True
             continue
         now = datetime.now(UTC)
         request = IngestRequest(
@@ -109,6 +119,12 @@ def football_data(
             now=now,
         )
         with warehouse_db.connect() as con:
+            if not source_file.changed and already_ingested(con, request):
+                context.log.info(
+                    f"[{position}/{len(keys)}] {league} {season}: unchanged since the last "
+                    "download and already loaded: nothing to do"
+                )
+                continue
             try:
                 summary = ingest(con, request)
             except FootballDataError as error:
@@ -121,12 +137,16 @@ def football_data(
                 ) from error
             counts = partition_row_counts(con, league, season)
         context.log.info(f"[{position}/{len(keys)}] {describe(summary)}")
+        recorded = True
         for asset, metadata in partition_results(summary, counts).items():
             partition_metadata(context, asset, key, metadata)
         evaluations += [
             check_evaluation(outcome, partition, config.strict_mode, config.max_rejected_share)
             for outcome in summary.outcomes
         ]
+    if not recorded:
+        context.log.info("nothing materialized: every file unchanged since the last download")
+        return
     for asset in MATCH_ASSETS:
         yield dg.MaterializeResult(asset_key=asset)
     yield from evaluations

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from jackpot_pipeline.core.seasons import season_of
 from jackpot_pipeline.defs.ingestion.assets import football_data
-from jackpot_pipeline.defs.partitions import LEAGUE_CODES, SEASONS, partition_key
+from jackpot_pipeline.defs.partitions import LEAGUE_CODES, SEASONS, current_season, partition_key
 
 football_data_refresh_job = dg.define_asset_job(
     "football_data_refresh_job",
     selection=dg.AssetSelection.assets(football_data),
-    description="Re-ingest league × season partitions from football-data.co.uk.",
+    description="Re-ingest league × season partitions from football-data.co.uk (the model "
+    "layer follows through its eager automation conditions).",
 )
 
 
@@ -39,7 +39,7 @@ def football_data_daily_schedule(
     if at is None:
         yield dg.SkipReason("no scheduled execution time on this tick")
         return
-    season = season_of(at)
+    season = current_season(at.date())
     if season not in SEASONS:
         yield dg.SkipReason(f"season {season} is not a partition (known: up to {SEASONS[-1]})")
         return

@@ -31,14 +31,16 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from jackpot_pipeline.core.teams import LEAGUES, load_aliases
+from jackpot_pipeline.core.teams import LEAGUES
 from jackpot_pipeline.defs.conventions import DATA_OWNERS, KINDS, POOL
 from jackpot_pipeline.defs.resources import SettingsResource, WarehouseResource
 from jackpot_pipeline.services.odds_api import OddsApiError, OddsApiResource
 
 GROUP = "odds"
 COMMON = {"group_name": GROUP, "pool": POOL, "kinds": KINDS, "owners": DATA_OWNERS}
-DEFAULT_SPORTS: tuple[str, ...] = tuple(league.odds_api_sport for league in LEAGUES.values())
+DEFAULT_SPORTS: tuple[str, ...] = tuple(
+    league.odds_api_sport for league in LEAGUES.values() if league.odds_api_sport
+)
 
 
 def now() -> datetime:
@@ -54,7 +56,7 @@ class OddsFetchConfig(dg.Config):
 
     sports: list[str] = Field(
         default=list(DEFAULT_SPORTS),
-        description="The Odds API sport keys to fetch (default: the six leagues' sports).",
+        description="The Odds API sport keys to fetch (default: the enabled leagues' sports).",
     )
     tier: str | None = Field(
         default=None,
@@ -69,7 +71,8 @@ class ScoresConfig(dg.Config):
     """Which sports' ``/scores`` to fetch."""
 
     sports: list[str] = Field(
-        default=list(DEFAULT_SPORTS), description="The Odds API sport keys (default: six leagues)."
+        default=list(DEFAULT_SPORTS),
+        description="The Odds API sport keys (default: the enabled leagues).",
     )
     days_from: int = Field(
         default=3, ge=1, le=3, description="Include games completed up to this many days ago."
@@ -159,9 +162,10 @@ def events(
 ) -> dg.MaterializeResult:
     """Apply the odds snapshots not yet applied to ``events``."""
     from jackpot_pipeline.services import odds_store
+    from jackpot_pipeline.services.team_names import warehouse_resolver
 
-    resolver = load_aliases()
     with warehouse_db.connect() as con:
+        resolver = warehouse_resolver(con)
         snapshots, changed = odds_store.load_pending_events(con, resolver, now())
         counts = odds_store.event_counts(con)
     context.log.info(f"{snapshots} snapshot(s) applied, {changed} event(s) added or updated")
@@ -264,9 +268,11 @@ def event_scores(
 
     On the replay resource, sports without a recorded scores body are skipped."""
     from jackpot_pipeline.services import odds_store
+    from jackpot_pipeline.services.team_names import warehouse_resolver
 
     options = settings.settings()
-    resolver = load_aliases()
+    with warehouse_db.connect() as con:
+        resolver = warehouse_resolver(con)
     recorded = odds_store.recorded_sports(odds_api, "scores")  # None: live
     statuses: dict[str, dict[str, int]] = {}
     cost = 0

@@ -30,7 +30,6 @@ from typing import Any
 
 import dagster as dg
 
-from jackpot_pipeline.core.seasons import season_of
 from jackpot_pipeline.defs.ingestion.schedules import football_data_refresh_job
 from jackpot_pipeline.defs.odds.assets import (
     DEFAULT_SPORTS,
@@ -41,7 +40,7 @@ from jackpot_pipeline.defs.odds.assets import (
     odds,
     odds_snapshots,
 )
-from jackpot_pipeline.defs.partitions import LEAGUE_CODES, SEASONS, partition_key
+from jackpot_pipeline.defs.partitions import LEAGUE_CODES, SEASONS, current_season, partition_key
 from jackpot_pipeline.defs.resources import WarehouseResource
 
 TICK_SECONDS = 30 * 60
@@ -203,7 +202,7 @@ def evaluate_scores_tick(
     else:
         reasons.append("no started fixture awaiting scores" if not started else "scores fresh")
     seen_finals = _stamps(cursor.setdefault("finals", {}))
-    season = season_of(at)
+    season = current_season(at.date())
     for league, stamp in sorted(finals.items()):
         if league in seen_finals and stamp <= seen_finals[league]:
             continue

@@ -11,8 +11,8 @@ from jackpot_pipeline.defs.resources import WarehouseResource
     specs=[
         dg.AssetSpec(
             "leagues",
-            description="The league registry: code, name, country and tier (team ids are "
-            "per country, so ingestion reads it).",
+            description="The league registry (data/leagues.csv): country, tier, sport key, "
+            "enabled (team ids are per country, so ingestion reads it).",
             kinds=KINDS,
             owners=DATA_OWNERS,
         ),
