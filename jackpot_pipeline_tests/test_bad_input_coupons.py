@@ -280,21 +280,16 @@ def test_a_rejected_coupon_is_not_stored_in_the_raw_layer(tmp_path):
     assert not (tmp_path / "raw").exists() or not any((tmp_path / "raw").rglob("*.*"))
 
 
-class _Log:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def info(self, message: str) -> None:
-        self.lines.append(message)
-
-    error = info
-
-
 def test_the_inbox_rejects_bad_coupons_once_and_keeps_no_raw_bytes(tmp_path):
-    """The sensor's tick (``scan_inbox``) on a deep JSON, a 10 MB CSV and string odds: each is
-    moved to rejected/ with its report, none is left to be retried, none reaches the raw layer;
-    a good coupon beside them is accepted."""
-    from jackpot_pipeline.defs.jackpots.assets import scan_inbox
+    """A deep JSON, a 10 MB CSV and string odds in the inbox: the side-effect-free sensor tick
+    requests one run each without parsing them deeply (bounded time); each run rejects its file
+    to rejected/ with the report, none is left to be retried, none reaches the raw layer."""
+    import dagster as dg
+
+    from jackpot_pipeline.defs.jackpots.assets import FILE_TAG, PARTITIONS_NAME
+    from jackpot_pipeline.defs.jackpots.assets import jackpot_predictions as asset
+    from jackpot_pipeline.defs.jackpots.sensors import scan_inbox
+    from jackpot_pipeline.defs.resources import SettingsResource, WarehouseResource
     from jackpot_pipeline.services.jackpot_inbox import JackpotPaths, inbox_files
 
     paths = JackpotPaths(tmp_path / "jackpots")
@@ -307,16 +302,32 @@ def test_the_inbox_rejects_bad_coupons_once_and_keeps_no_raw_bytes(tmp_path):
     for name, data in {**bad, "good.json": original_form(FIXTURES)}.items():
         (paths.inbox / name).write_bytes(data)
     raw = tmp_path / "raw"
-
-    def validate(data: bytes, name: str):
-        return parse_coupon_bytes(data, name, resolve, TEAM_LEAGUES)
-
     with time_bound(BOUND_S * 2):
-        tick = scan_inbox(inbox_files(paths.inbox), paths, raw, lambda _: False, validate, _Log())
-    assert sorted(tick.rejected) == sorted(bad) and tick.errors == []
-    assert [p.name for p in inbox_files(paths.inbox)] == ["good.json"]  # moved by its run
+        tick = scan_inbox(inbox_files(paths.inbox), [], set())
+    assert len(tick.run_requests) == 4 and tick.errors == []
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(PARTITIONS_NAME, tick.new_keys)
+    resources = {
+        "warehouse_db": WarehouseResource(path=str(tmp_path / "w.duckdb")),
+        "settings": SettingsResource(
+            data_dir=str(tmp_path), raw_dir=str(raw), jackpots_dir=str(paths.base)
+        ),
+    }
+    for request in tick.run_requests:
+        if request.tags[FILE_TAG] not in bad:
+            continue
+        with time_bound(BOUND_S * 6):
+            result = dg.materialize(
+                [asset],
+                instance=instance,
+                partition_key=request.partition_key,
+                resources=resources,
+                tags=request.tags,
+                raise_on_error=False,
+            )
+        assert not result.success
+    assert [p.name for p in inbox_files(paths.inbox)] == ["good.json"]  # moved by its own run
     for name in bad:
         report = (paths.rejected / f"{name}.error.txt").read_text()
         assert report.startswith(f"Jackpot coupon rejected: {name}")
-    stored = sorted(p.name for p in raw.rglob("*") if p.is_file())
-    assert stored == [f"{tick.new_keys[0]}.json"]  # only the good coupon's bytes
+    assert not raw.exists() or not [p for p in raw.rglob("*") if p.is_file()]

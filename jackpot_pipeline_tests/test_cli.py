@@ -297,7 +297,7 @@ def test_report_and_status_in_100_columns_and_json(
     assert {m["forecast"] for m in report["metrics"]} >= {"A pure model", "closing market (Shin)"}
     assert report["n"] == max(m["n"] for m in report["metrics"])
     status = json.loads(jackpot(env, "status", "--json").stdout)
-    epl = next(s for s in status["sports"] if s["sport"] == "soccer_epl")
+    epl = next(s for s in status["odds"]["sports"] if s["sport"] == "soccer_epl")
     assert (
         epl["odds_rows"] == query(env, "SELECT count(*) FROM odds WHERE sport = 'soccer_epl'")[0][0]
     )

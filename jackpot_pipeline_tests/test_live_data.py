@@ -20,10 +20,15 @@ from responses import matchers
 
 from jackpot_pipeline.core.teams import load_aliases
 from jackpot_pipeline.defs.ingestion.assets import football_data
+from jackpot_pipeline.defs.ingestion.schedules import football_data_daily_schedule
 from jackpot_pipeline.defs.odds import sensors
 from jackpot_pipeline.defs.partitions import LEAGUE_CODES, SEASONS, partition_key
 from jackpot_pipeline.defs.reference.assets import reference_data
-from jackpot_pipeline.defs.resources import FootballDataSource, WarehouseResource
+from jackpot_pipeline.defs.resources import (
+    FootballDataSource,
+    SettingsResource,
+    WarehouseResource,
+)
 from jackpot_pipeline.services.odds_api import ReplayOddsApi
 from jackpot_pipeline.services.odds_store import fetch_odds, load_pending_events, record_fetches
 from jackpot_pipeline.settings import DATA_DIR
@@ -63,7 +68,7 @@ def october_file(data: bytes, last_day: str = "2025-10-31") -> tuple[bytes, int,
 def schedule_keys(at: str) -> list[dg.MultiPartitionKey]:
     """Partition keys the daily schedule asks for at ``at``."""
     context = dg.build_schedule_context(scheduled_execution_time=utc(at))
-    requests = list(sensors.football_data_daily_schedule(context))
+    requests = list(football_data_daily_schedule(context))
     assert all(isinstance(r, dg.RunRequest) for r in requests), requests
     return [r.partition_key for r in requests]
 
@@ -84,6 +89,7 @@ class Live(TmpWarehouse):
             resources={
                 "warehouse_db": WarehouseResource(path=str(self.db)),
                 "football_data_source": self.source,
+                "settings": SettingsResource(raw_dir=str(self.raw)),
             },
             partition_key=key,
             selection=MATCH_ASSETS,
@@ -163,8 +169,8 @@ def test_a_season_without_a_file_is_no_data_yet(live: Live) -> None:
         mock.get(E0_2627, status=404)
         result = live.run(partition_key("E0", "2026-27"))
     assert result.success
-    assert "E0 2026-27: no data for this partition" in live.messages(result)
-    assert result.get_asset_materialization_events() == []
+    assert "E0 2026-27: no data" in live.messages(result)
+    assert_recorded_as_no_data(result)
     assert not (live.raw / "http-validators").exists() or not any(
         (live.raw / "http-validators").iterdir()
     )
@@ -175,8 +181,19 @@ def test_the_current_season_offline_is_no_data_yet(live: Live) -> None:
     live.source = FootballDataSource(raw_dir=str(live.raw))  # mode local, the shipped folder
     assert not live.source.has_data("E0", "2026-27")
     result = live.run(partition_key("E0", "2026-27"))
-    assert result.success and result.get_asset_materialization_events() == []
-    assert "E0 2026-27: no data for this partition" in live.messages(result)
+    assert result.success
+    assert "E0 2026-27: no data" in live.messages(result)
+    assert_recorded_as_no_data(result)
+
+
+def assert_recorded_as_no_data(result: dg.ExecuteInProcessResult) -> None:
+    """The partition is visible as "no data" (a materialization with the reason, 0 rows), not
+    as a failure or a never-run partition."""
+    events = result.get_asset_materialization_events()
+    assert {e.asset_key.path[-1] for e in events} == set(MATCH_ASSETS)
+    for event in events:
+        metadata = event.materialization.metadata
+        assert metadata["status"].value == "no data" and metadata["dagster/row_count"].value == 0
 
 
 def test_an_unchanged_body_without_validators_is_unchanged_by_checksum(live: Live) -> None:
@@ -261,6 +278,36 @@ def requested(result: Any, key: dg.MultiPartitionKey) -> set[str]:
     }
 
 
+def record_checked_history(instance: dg.DagsterInstance, key: dg.MultiPartitionKey) -> None:
+    """A partition of ``matches`` recorded as materialized with its blocking checks passed (the
+    model layer's automation waits for both)."""
+    from jackpot_pipeline.defs.ingestion.checks import MATCH_CHECK_SPECS
+
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+        AssetCheckEvaluationTargetMaterializationData,
+    )
+
+    matches = dg.AssetKey("matches")
+    instance.report_runless_asset_event(dg.AssetMaterialization(matches, partition=key))
+    (record,) = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=matches, asset_partitions=[str(key)]), limit=1
+    ).records
+    target = AssetCheckEvaluationTargetMaterializationData(
+        storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+    )
+    for spec in MATCH_CHECK_SPECS:
+        if spec.blocking:
+            instance.report_runless_asset_event(
+                dg.AssetCheckEvaluation(
+                    asset_key=matches,
+                    check_name=spec.name,
+                    passed=True,
+                    partition=key,
+                    target_materialization_data=target,
+                )
+            )
+
+
 def test_a_changed_file_lets_the_model_layer_update_and_an_unchanged_one_does_not(
     live: Live,
 ) -> None:
@@ -271,10 +318,10 @@ def test_a_changed_file_lets_the_model_layer_update_and_an_unchanged_one_does_no
 
     key = partition_key("E0", "2025-26")
     october, _, _ = october_file(FULL)
-    for season in SEASONS[: SEASONS.index("2025-26")]:  # the history is in place already
-        live.instance.report_runless_asset_event(
-            dg.AssetMaterialization("matches", partition=partition_key("E0", season))
-        )
+    for league in LEAGUE_CODES:  # the history is in place already (team features read
+        for season in SEASONS[: SEASONS.index("2025-26") + 1]:  # every league of a country)
+            if (league, season) != ("E0", "2025-26"):
+                record_checked_history(live.instance, partition_key(league, season))
     first = dg.evaluate_automation_conditions(defs=defs, instance=live.instance)
     assert requested(first, key) == set()  # nothing ingested yet
     with responses.RequestsMock() as mock:

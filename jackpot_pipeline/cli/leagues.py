@@ -3,48 +3,62 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from jackpot_pipeline.cli import render
+from jackpot_pipeline.cli.options import add_command
 from jackpot_pipeline.settings import Settings
+
+EXAMPLES = """
+jackpot leagues                     # every registry league, enabled or not, and its data
+jackpot leagues --json | jq '.[] | select(.enabled).code'
+"""
 
 
 def command_leagues(args: argparse.Namespace) -> int:
-    """Every registry league: enabled, seasons with data, matches, latest result."""
+    """Every registry league: enabled, seasons with data, matches, latest result (the sport
+    key and the rest in ``--json``)."""
     from jackpot_pipeline.core.teams import REGISTRY
-    from jackpot_pipeline.services.status import league_rows, reading
+    from jackpot_pipeline.services.status import league_rows, reading, seasons_span
 
     with reading(Settings.from_env().warehouse_path) as con:
         rows = league_rows(con, REGISTRY)
     if args.json:
-        print(json.dumps(rows, indent=2), flush=True)
+        render.emit_json(rows)
         return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    from jackpot_pipeline.services.status import seasons_span
-
-    table = Table(title="Leagues (data/leagues.csv)")
-    for column in ("code", "name", "country", "tier", "enabled", "sport key"):
-        table.add_column(column)
-    for column in ("seasons with data", "matches", "latest result"):
-        table.add_column(column, justify="right")
+    out = render.console()
+    grid = render.table(
+        "code",
+        "name",
+        "country",
+        ("tier", "right"),
+        "on",
+        "seasons with data",
+        ("matches", "right"),
+        "latest",
+        title="Leagues (data/leagues.csv)",
+        terminal=out.is_terminal,
+    )
     for row in rows:
-        table.add_row(
+        grid.add_row(
             row["code"],
             row["name"],
             row["country"],
             str(row["tier"]),
-            "yes" if row["enabled"] else "no",
-            row["odds_api_sport"] or "-",
+            "✓" if row["enabled"] else "-",
             seasons_span(row["seasons_with_data"]),
             f"{row['matches']:,}",
             row["latest_result"] or "-",
         )
-    Console(width=160).print(table)
+    out.print(grid)
     return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    leagues = commands.add_parser("leagues", help="the league registry and the data held of each")
-    leagues.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    leagues.set_defaults(func=command_leagues)
+    add_command(
+        commands,
+        "leagues",
+        command_leagues,
+        "the league registry and the data held of each",
+        EXAMPLES,
+        json=True,
+    )

@@ -144,12 +144,12 @@ def football_data(
             check_evaluation(outcome, partition, config.strict_mode, config.max_rejected_share)
             for outcome in summary.outcomes
         ]
-    if not recorded:
+    if recorded:
+        for asset in MATCH_ASSETS:
+            yield dg.MaterializeResult(asset_key=asset)
+        yield from evaluations
+    else:
         context.log.info("nothing materialized: every file unchanged since the last download")
-        return
-    for asset in MATCH_ASSETS:
-        yield dg.MaterializeResult(asset_key=asset)
-    yield from evaluations
     # Every check's output (its evaluations are the partitioned events above).
     for output_name in context.assets_def.check_specs_by_output_name:
         yield dg.Output(None, output_name=output_name)
