@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from jackpot_pipeline.cli.errors import CliError
-from jackpot_pipeline.services import warehouse
 from jackpot_pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 @contextmanager
 def read_warehouse(settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection, closed on exit; CliError when there is no warehouse yet."""
+    from jackpot_pipeline.services import warehouse  # duckdb and pandas: not at import
+
     settings = settings or Settings.from_env()
     path = settings.warehouse_path
     if not path.is_file():

@@ -21,8 +21,6 @@ from contextlib import contextmanager, redirect_stdout
 from datetime import date, datetime
 from typing import IO, Any
 
-import numpy as np
-import pandas as pd
 from rich import box
 from rich.console import Console
 from rich.progress import (
@@ -249,6 +247,9 @@ def emit_json(document: Any) -> None:
 
 def jsonable(value: Any) -> Any:
     """A JSON-ready copy: numpy and pandas scalars as Python, dates ISO, NaN as None."""
+    import numpy as np  # not at import: `jackpot --help` stays fast
+    import pandas as pd
+
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
@@ -14,6 +13,9 @@ from jackpot_pipeline.cli import render
 from jackpot_pipeline.cli.errors import CliError
 from jackpot_pipeline.cli.options import add_command
 from jackpot_pipeline.cli.reading import read_warehouse
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPORT_EXAMPLES = """
 jackpot report           # tables of every set against the closing market and a base rate
