@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from jackpot_pipeline.defs.backtests.assets import BACKTEST_ASSETS
 from jackpot_pipeline.defs.calibration.assets import CALIBRATION_ASSETS
 from jackpot_pipeline.defs.ingestion.assets import football_data
 from jackpot_pipeline.defs.jackpots.assets import JACKPOT_ASSETS, JACKPOT_JOBS, JACKPOT_SENSORS
@@ -24,6 +25,7 @@ ALL_ASSETS = [
     *CALIBRATION_ASSETS,
     *ODDS_ASSETS,
     *JACKPOT_ASSETS,
+    *BACKTEST_ASSETS,
 ]
 RESOURCES: dict[str, dg.ConfigurableResource] = {
     "warehouse_db": WarehouseResource(),

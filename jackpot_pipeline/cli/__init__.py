@@ -11,10 +11,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from jackpot_pipeline.cli import predict, run, views
+from jackpot_pipeline.cli import backtest, predict, run, views
 
 #: One module per group of commands; each registers its sub-commands.
-COMMAND_MODULES = (run, predict, views)
+COMMAND_MODULES = (run, predict, views, backtest)
 
 
 def build_parser() -> argparse.ArgumentParser:
