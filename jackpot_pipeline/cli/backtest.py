@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -295,7 +296,7 @@ def _print_json(data: Any) -> None:
 
 
 def _fail(message: str) -> int:
-    _console(stderr=True).print(f"[red]error:[/red] {message}")
+    print(f"error: {message}", file=sys.stderr, flush=True)
     return 2
 
 
