@@ -302,7 +302,7 @@ def test_forecasts_made_after_the_decision_are_not_used() -> None:
     matches, odds = _season()
     late = _forecasts(MODEL_P, "2024-08-09")  # after m1/m2's decisions, before m3's
     inputs = football_data_inputs(matches, odds, late)
-    assert inputs.data.late_forecasts == 6
+    assert inputs.data.late_forecasts == 2  # m1 and m2
     run = run_backtest(inputs.data, ModelValue("mv"), inputs.settlement, KELLY)
     assert run.bets["match_id"].tolist() == ["m3"]
 

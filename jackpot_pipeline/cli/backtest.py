@@ -182,7 +182,9 @@ def _config(args: argparse.Namespace) -> Any:
         decision_hours=config.decision_hours
         if args.decision_hours is None
         else args.decision_hours,
-        staking=dataclasses.replace(config.staking, initial_bankroll=args.bankroll),
+        staking=config.staking
+        if args.bankroll is None
+        else dataclasses.replace(config.staking, initial_bankroll=args.bankroll),
     )
 
 
@@ -314,7 +316,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--start", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
     run.add_argument("--end", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
     run.add_argument("--stake", choices=["kelly", "flat", "percent"], help="default: strategy's")
-    run.add_argument("--bankroll", type=float, default=1000.0, help="initial bankroll")
+    run.add_argument("--bankroll", type=float, help="initial bankroll (flat 100,000; else 1,000)")
     run.add_argument("--param", action="append", help="strategy parameter name=value")
     run.add_argument("--source", choices=["football-data", "odds-api"], default="football-data")
     run.add_argument("--decision-hours", type=float, help="hours before kickoff (48)")

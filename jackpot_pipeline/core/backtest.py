@@ -86,7 +86,7 @@ class DecisionData:
     matches: pd.DataFrame
     prices: pd.DataFrame
     forecasts: pd.DataFrame
-    late_forecasts: int = 0  # forecasts dropped because they were made after the decision
+    late_forecasts: int = 0  # matches whose forecasts were made after the decision (dropped)
 
     @classmethod
     def build(
@@ -106,7 +106,7 @@ class DecisionData:
         _require(forecasts, FORECAST_COLUMNS, "forecasts")
         decided = forecasts["match_id"].map(matches.set_index("match_id")["decision_at"])
         in_time = decided.notna() & (forecasts["available_at"] <= decided)
-        late = int((decided.notna() & ~in_time).sum())
+        late = int(forecasts.loc[decided.notna() & ~in_time, "match_id"].nunique())
         return cls(
             matches=matches.loc[:, list(MATCH_COLUMNS)].reset_index(drop=True),
             prices=prices.loc[known, list(PRICE_COLUMNS)].reset_index(drop=True),
@@ -123,7 +123,7 @@ class BacktestRun:
     candidates: int  # candidate bet groups after one-per-match-and-market
     unstaked: int  # groups sized to 0 (no edge for Kelly, below min_stake, no free cash)
     initial_bankroll: float
-    late_forecasts: int
+    late_forecasts: int  # matches whose forecasts came after the decision
 
 
 def run_backtest(

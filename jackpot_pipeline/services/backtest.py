@@ -61,6 +61,9 @@ FORECAST_SOURCE_COLUMNS = (
     "market_source",
 )
 GOAL_GRID = "goal_grid"
+#: Initial bankroll of flat staking by default: 10,000 stakes of 10, so a baseline's expected
+#: loss over a decade (about the margin on every match) does not end the run early.
+FLAT_BANKROLL = 100_000.0
 EXPORT_COLUMNS = (
     "match_id",
     "kickoff",
@@ -486,13 +489,20 @@ def equity_png(result: BacktestResult, path: Path, dpi: int = 80) -> Path:
 def default_config(
     name: str, start: date, end: date, method: StakeMethod | str | None = None
 ) -> BacktestConfig:
-    """``name`` with its default parameters and its default stake method (unless given)."""
+    """``name`` with its default parameters and its default stake method (unless given);
+    flat staking starts from ``FLAT_BANKROLL``, the others from 1,000."""
     try:
         chosen = make_strategy(name)
     except KeyError as error:
         raise BacktestError(str(error).strip("'\"")) from error
     stake = StakeMethod(method) if method is not None else chosen.default_stake
-    return BacktestConfig(strategy=name, start=start, end=end, staking=StakingConfig(method=stake))
+    bankroll = FLAT_BANKROLL if stake is StakeMethod.FLAT else StakingConfig.initial_bankroll
+    return BacktestConfig(
+        strategy=name,
+        start=start,
+        end=end,
+        staking=StakingConfig(method=stake, initial_bankroll=bankroll),
+    )
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
