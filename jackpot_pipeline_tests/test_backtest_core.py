@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
 from jackpot_pipeline.core.backtest import DecisionData, run_backtest
-from jackpot_pipeline.core.backtest_inputs import football_data_inputs
+from jackpot_pipeline.core.backtest_inputs import football_data_inputs, odds_api_inputs
 from jackpot_pipeline.core.backtest_metrics import (
     bootstrap_roi,
     closing_line_value,
@@ -387,3 +387,44 @@ def test_no_decision_depends_on_closing_prices_or_later_results(season, random) 
         upto, after[after["decision_at"] <= instant].reset_index(drop=True)
     )
     pd.testing.assert_frame_equal(before, _decisions(matches, changed_odds, forecasts))
+
+
+def test_odds_api_inputs_take_the_latest_snapshot_before_the_decision() -> None:
+    kickoff = pd.Timestamp("2024-08-17 14:00", tz=UTC)
+    events = pd.DataFrame(
+        {
+            "event_id": ["e1"],
+            "league": ["E0"],
+            "commence_time": [kickoff],
+            "home_team": ["Arsenal"],
+            "away_team": ["Wolves"],
+            "status": ["final"],
+            "home_score": [2],
+            "away_score": [0],
+        }
+    )
+    rows = []
+    for hours, home in ((72, 1.50), (50, 1.55), (47, 1.60), (1, 1.40)):
+        stamp = kickoff - pd.Timedelta(hours=hours)
+        for outcome, price, market, point in (
+            ("home", home, "h2h", None),
+            ("draw", 4.2, "h2h", None),
+            ("away", 6.5, "h2h", None),
+            ("over", 1.8 + hours / 1000, "totals", 2.5),
+            ("under", 2.0, "totals", 2.5),
+            ("over", 3.0, "totals", 3.5),
+        ):
+            rows.append(
+                {"event_id": "e1", "bookmaker": "pinnacle", "market": market,
+                 "outcome": outcome, "price": price, "point": point, "snapshot_time": stamp}
+            )  # fmt: skip
+    inputs = odds_api_inputs(events, pd.DataFrame(rows), decision_hours=48)
+    prices = inputs.data.prices.set_index(["market", "outcome"])["price"]
+    assert prices[("1X2", "home")] == 1.55  # the 50 h snapshot; the 47 h one is too late
+    assert prices[("OU2.5", "over")] == pytest.approx(1.85)  # the 3.5 line is ignored
+    assert len(prices) == 5
+    closing = inputs.closing.set_index(["market", "outcome"])["p_close"]
+    inverse = 1 / np.array([1.40, 4.2, 6.5])
+    assert closing[("1X2", "home")] == pytest.approx(inverse[0] / inverse.sum())
+    assert inputs.settlement[["home_goals", "away_goals"]].values.tolist() == [[2, 0]]
+    assert inputs.data.matches["season"].tolist() == ["2024-25"]
