@@ -73,6 +73,7 @@ MARKET_OUTCOMES: dict[str, tuple[str, ...]] = {
 }
 
 ProgressCallback = Callable[[int, int], None]
+NEVER = pd.Timestamp.max.tz_localize("UTC")  # settle_at of a bet whose match has no result
 
 
 class BacktestInputError(ValueError):
@@ -139,7 +140,7 @@ def run_backtest(
     candidates = one_group_per_market(strategy.propose(data))  # type: ignore[attr-defined]
     legs = candidates.merge(data.matches, on="match_id", how="left", validate="many_to_one")
     legs = legs.sort_values(["decision_at", "match_id", "market", "group"], kind="stable")
-    groups = [g for _, g in legs.groupby("group", sort=False)]
+    groups = _groups(legs.to_dict("records"))
     outcome = _settled_outcomes(settlement)
     placed, unstaked = _walk(groups, outcome, staking, progress)
     bets = pd.DataFrame(placed, columns=list(BET_COLUMNS))
@@ -175,8 +176,19 @@ def group_price(prices: np.ndarray, weights: np.ndarray) -> float:
     return float(np.min(weights * prices))
 
 
+def _groups(legs: list[dict]) -> list[list[dict]]:
+    """Consecutive legs of the same group (the sort keeps a group's legs together)."""
+    groups: list[list[dict]] = []
+    for leg in legs:
+        if groups and groups[-1][0]["group"] == leg["group"]:
+            groups[-1].append(leg)
+        else:
+            groups.append([leg])
+    return groups
+
+
 def _walk(
-    groups: list[pd.DataFrame],
+    groups: list[list[dict]],
     outcome: dict[str, tuple[pd.Timestamp, int | None, int | None]],
     staking: StakingConfig,
     progress: ProgressCallback | None,
@@ -202,25 +214,26 @@ def _walk(
                 placed.append(bet)
 
     for number, group in enumerate(groups):
-        decision_at = group["decision_at"].iloc[0]
-        settle_until(decision_at)
-        prices = group["price"].to_numpy(dtype=float)
-        weights = group["weight"].to_numpy(dtype=float)
-        probability = float(group["probability"].iloc[0]) if len(group) == 1 else 1.0
-        price = float(prices[0]) if len(group) == 1 else group_price(prices, weights)
+        first = group[0]
+        settle_until(first["decision_at"])
+        if len(group) == 1:
+            probability, price = first["probability"], first["price"]
+        else:
+            probability = 1.0
+            price = group_price(
+                np.array([leg["price"] for leg in group]),
+                np.array([leg["weight"] for leg in group]),
+            )
         total = stake_size(staking, bankroll, bankroll - open_stake, probability, price)
         if progress is not None:
             progress(number + 1, len(groups))
         if total <= 0:
             unstaked += 1
             continue
-        settle_at = outcome.get(group["match_id"].iloc[0], (pd.NaT,))[0]
+        settle_at = outcome.get(first["match_id"], (pd.NaT,))[0]
         if pd.isna(settle_at):  # never settled (no result): void at the end of the run
-            settle_at = pd.Timestamp.max.tz_localize("UTC")
-        bets = [
-            {**row, "stake": total * row["weight"], "settle_at": settle_at}
-            for row in group.to_dict("records")
-        ]
+            settle_at = NEVER
+        bets = [{**leg, "stake": total * leg["weight"], "settle_at": settle_at} for leg in group]
         open_stake += total
         heapq.heappush(pending, (settle_at, number, bets))
     settle_until(None)
