@@ -79,6 +79,7 @@ def _bets(profits: list[float], stakes: list[float], prices: list[float]) -> pd.
     return pd.DataFrame(
         {
             "match_id": [f"m{i}" for i in range(n)],
+            "market": "1X2",
             "stake": stakes,
             "profit": profits,
             "price": prices,
@@ -115,7 +116,7 @@ def test_summary_by_hand() -> None:
 
 
 def test_clv_is_price_over_fair_closing_price() -> None:
-    bets = _bets([1.1], [1.0], [2.1]).assign(market="1X2", outcome="home")
+    bets = _bets([1.1], [1.0], [2.1]).assign(outcome="home")
     closing = pd.DataFrame(
         {"match_id": ["m0"], "market": ["1X2"], "outcome": ["home"], "p_close": [0.5]}
     )
@@ -428,3 +429,24 @@ def test_odds_api_inputs_take_the_latest_snapshot_before_the_decision() -> None:
     assert closing[("1X2", "home")] == pytest.approx(inverse[0] / inverse.sum())
     assert inputs.settlement[["home_goals", "away_goals"]].values.tolist() == [[2, 0]]
     assert inputs.data.matches["season"].tolist() == ["2024-25"]
+
+
+def test_arbitrage_group_is_staked_and_scored_as_one_bet() -> None:
+    matches, _ = _season()
+    odds = [
+        {"match_id": "m1", "bookmaker": b, "market": "1X2", "outcome": o, "phase": "opening",
+         "price": p}
+        for b, prices in (("bet365", (2.3, 3.8, 3.0)), ("bwin", (2.6, 3.4, 4.2)))
+        for o, p in zip(("home", "draw", "away"), prices, strict=True)
+    ]  # fmt: skip
+    inputs = football_data_inputs(matches, pd.DataFrame(odds))
+    run = run_backtest(inputs.data, strategy("arbitrage"), inputs.settlement, FLAT)
+    booksum = 1 / 2.6 + 1 / 3.8 + 1 / 4.2
+    bets = run.bets.set_index("outcome")
+    assert bets["bookmaker"].to_dict() == {"home": "bwin", "draw": "bet365", "away": "bwin"}
+    assert bets["stake"].sum() == pytest.approx(10.0)
+    assert bets.loc["home", "stake"] == pytest.approx(10 / 2.6 / booksum)
+    assert bets["profit"].sum() == pytest.approx(10 / booksum - 10)  # m1 ended 2-1
+    s = summarize(run.bets, run.initial_bankroll)
+    assert (s.wins, s.losses, s.longest_losing_run) == (1, 2, 0)
+    assert s.roi == pytest.approx(1 / booksum - 1)

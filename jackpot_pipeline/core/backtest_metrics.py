@@ -3,7 +3,9 @@
 Input: the bets of ``core.backtest.run_backtest`` in settlement order (columns stake, profit,
 price, result 'won'/'lost'/'void', settle_at, …) and the initial bankroll. Conventions:
 
-- per-bet return ``r = profit / stake``; equity ``E_k = B_0 + Σ_{j≤k} profit_j`` (``E_0 = B_0``);
+- per-bet return ``r = profit / stake`` of each bet group (a match and market: one bet, or an
+  arbitrage's legs together), in settlement order;
+- equity ``E_k = B_0 + Σ_{j≤k} profit_j`` (``E_0 = B_0``);
 - drawdown ``D_k = max_{j≤k} E_j − E_k`` (absolute) and ``D_k / max_{j≤k} E_j`` (fraction);
 - Sharpe = mean(r) / sd(r) (sample sd, ddof 1), Sortino = mean(r) / √(mean(min(r, 0)²)),
   risk-free rate 0, not annualized; the weekly versions use weekly bankroll returns
@@ -49,7 +51,7 @@ class Summary:
     max_drawdown_pct: float
     calmar: float
     profit_factor: float  # gross winnings / gross losses
-    longest_losing_run: int
+    longest_losing_run: int  # consecutive losing bet groups
     clv_mean: float
     clv_beat_share: float  # share of bets with CLV > 0
     clv_bets: int  # bets with a closing price
@@ -118,7 +120,8 @@ def summarize(bets: pd.DataFrame, initial: float) -> Summary:
     """Every headline metric of ``bets`` (settlement order; ``clv`` column optional)."""
     settled = bets[bets["result"] != "void"]
     stake, profit = float(bets["stake"].sum()), float(bets["profit"].sum())
-    returns = (settled["profit"] / settled["stake"]).to_numpy()
+    units = settled.groupby(["match_id", "market"], sort=False)[["stake", "profit"]].sum()
+    returns = (units["profit"] / units["stake"]).to_numpy()
     equity = equity_curve(bets["profit"].to_numpy(), initial)
     drawdown, drawdown_pct = max_drawdown(equity)
     weekly = weekly_returns(bets, initial)
@@ -146,7 +149,7 @@ def summarize(bets: pd.DataFrame, initial: float) -> Summary:
         max_drawdown_pct=drawdown_pct,
         calmar=_ratio(annualized_growth(bets, initial), drawdown_pct),
         profit_factor=_ratio(gains, losses),
-        longest_losing_run=longest_run((settled["result"] == "lost").to_numpy()),
+        longest_losing_run=longest_run((units["profit"] < 0).to_numpy()),
         clv_mean=float(clv.mean()) if len(clv) else float("nan"),
         clv_beat_share=float((clv > 0).mean()) if len(clv) else float("nan"),
         clv_bets=len(clv),

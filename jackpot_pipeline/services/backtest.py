@@ -555,7 +555,7 @@ def summary_markdown(results: Sequence[BacktestResult]) -> str:
         lines.append(
             f"| {r.config.strategy} | {r.config.staking.method} | {s['bets']} | "
             f"{_pct(s['roi'])} | {interval} | {_pct(s['clv_mean'])} | "
-            f"{_pct(s['max_drawdown_pct'])} | {_number(s['sharpe_per_bet'])} |"
+            f"{_pct(s['max_drawdown_pct']).lstrip('+')} | {_number(s['sharpe_per_bet'])} |"
         )
     return "\n".join(lines)
 
