@@ -30,6 +30,8 @@ from jackpot_pipeline.core.staking import StakingConfig, stake_size
 
 MATCH_COLUMNS = ("match_id", "league", "season", "kickoff", "decision_at", "home_team", "away_team")
 PRICE_COLUMNS = ("match_id", "bookmaker", "market", "outcome", "price")
+#: Held as categoricals: few distinct values, compared and grouped over a million rows.
+CATEGORICAL_PRICE_COLUMNS = ("match_id", "bookmaker", "market", "outcome")
 FORECAST_COLUMNS = ("match_id", "forecast", "market", "outcome", "probability", "available_at")
 SETTLEMENT_COLUMNS = ("match_id", "settle_at", "home_goals", "away_goals")
 CANDIDATE_COLUMNS = (
@@ -93,8 +95,8 @@ class DecisionData:
     def build(
         cls, matches: pd.DataFrame, prices: pd.DataFrame, forecasts: pd.DataFrame | None = None
     ) -> DecisionData:
-        """Validate the frames, keep prices of known matches with a valid price (> 1) and only
-        forecasts available at or before their match's ``decision_at``."""
+        """Validate the frames, keep prices of known matches with a valid price (> 1), the first
+        of duplicates, and only forecasts available at or before their match's ``decision_at``."""
         _require(matches, MATCH_COLUMNS, "matches")
         _require(prices, PRICE_COLUMNS, "prices")
         if matches["match_id"].duplicated().any():
@@ -102,6 +104,7 @@ class DecisionData:
         if matches["decision_at"].isna().any():
             raise BacktestInputError("matches: every match needs a decision_at")
         known = prices["match_id"].isin(matches["match_id"]) & (prices["price"] > 1.0)
+        known &= ~prices.duplicated(["match_id", "bookmaker", "market", "outcome"])
         if forecasts is None:
             forecasts = pd.DataFrame({c: pd.Series(dtype=object) for c in FORECAST_COLUMNS})
         _require(forecasts, FORECAST_COLUMNS, "forecasts")
@@ -110,7 +113,9 @@ class DecisionData:
         late = int(forecasts.loc[decided.notna() & ~in_time, "match_id"].nunique())
         return cls(
             matches=matches.loc[:, list(MATCH_COLUMNS)].reset_index(drop=True),
-            prices=prices.loc[known, list(PRICE_COLUMNS)].reset_index(drop=True),
+            prices=prices.loc[known, list(PRICE_COLUMNS)]
+            .astype({c: "category" for c in CATEGORICAL_PRICE_COLUMNS})
+            .reset_index(drop=True),
             forecasts=forecasts.loc[in_time, list(FORECAST_COLUMNS)].reset_index(drop=True),
             late_forecasts=late,
         )

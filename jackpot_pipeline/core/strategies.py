@@ -214,8 +214,7 @@ def _wide(prices: pd.DataFrame, market: str) -> pd.DataFrame:
     """One row per match × bookmaker with every outcome of ``market`` priced."""
     outcomes = list(MARKET_OUTCOMES[market])
     rows = prices[prices["market"] == market]
-    keys = ["match_id", "bookmaker", "outcome"]
-    rows = rows.drop_duplicates(keys)  # one price per key (as the warehouse's primary key)
+    keys = ["match_id", "bookmaker", "outcome"]  # unique (DecisionData.build)
     wide = rows.set_index(keys)["price"].unstack("outcome").reindex(columns=outcomes).dropna()
     return wide.reset_index().sort_values(["match_id", "bookmaker"]).reset_index(drop=True)
 
