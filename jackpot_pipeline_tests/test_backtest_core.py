@@ -450,3 +450,14 @@ def test_arbitrage_group_is_staked_and_scored_as_one_bet() -> None:
     s = summarize(run.bets, run.initial_bankroll)
     assert (s.wins, s.losses, s.longest_losing_run) == (1, 2, 0)
     assert s.roi == pytest.approx(1 / booksum - 1)
+
+
+def test_strategy_parameters_are_checked() -> None:
+    assert strategy("sharp_ev", min_ev=0).params()["min_ev"] == 0.0  # int for a float
+    assert strategy("arbitrage", markets=["1X2"]).params()["markets"] == ["1X2"]
+    with pytest.raises(TypeError, match="must be float"):
+        strategy("model_value", min_edge="0.05")
+    with pytest.raises(TypeError, match="unknown parameter 'edge'"):
+        strategy("model_value", edge=0.1)
+    with pytest.raises(KeyError, match="known: flat_home"):
+        strategy("nope")

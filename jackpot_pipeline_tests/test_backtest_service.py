@@ -241,6 +241,8 @@ def test_cli_through_the_entry_point(warehouse_path: Path, tmp_path: Path) -> No
     for args, message in (
         (("run", "--strategy", "nope", *window), "unknown"),
         (("run", "--strategy", "flat_home", "--start", "2020-08-01", "--end", "2019-07-31"), "before"),  # noqa: E501
+        (("run", "--strategy", "sharp_ev", *window, "--param", "min_ev=abc"), "must be float"),
+        (("run", "--strategy", "sharp_ev", *window, "--param", "edge=1"), "unknown parameter"),
         (("show", str(tmp_path / "missing.json")), "no such file"),
         (("show", str(tmp_path / "b.csv")), "not a backtest result"),
     ):  # fmt: skip

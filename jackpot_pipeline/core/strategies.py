@@ -46,8 +46,28 @@ class Strategy:
         }
 
     def with_params(self, **overrides: Any) -> Strategy:
-        """A copy with some parameters changed (unknown names raise ``TypeError``)."""
-        return dataclasses.replace(self, **overrides)
+        """A copy with some parameters changed; ``TypeError`` names an unknown parameter or a
+        value of the wrong type (an int is accepted for a float, a list for a tuple)."""
+        known = self.params()
+        checked = {}
+        for key, value in overrides.items():
+            if key not in known:
+                raise TypeError(f"{self.name}: unknown parameter {key!r}; known: {list(known)}")
+            current = getattr(self, key)
+            if (
+                isinstance(current, float)
+                and isinstance(value, int)
+                and not isinstance(value, bool)
+            ):
+                value = float(value)
+            elif isinstance(current, tuple) and isinstance(value, list):
+                value = tuple(value)
+            if not isinstance(value, type(current)):
+                raise TypeError(
+                    f"{self.name}: parameter {key} must be {type(current).__name__}, got {value!r}"
+                )
+            checked[key] = value
+        return dataclasses.replace(self, **checked)
 
     def propose(self, data: DecisionData) -> pd.DataFrame:
         raise NotImplementedError
