@@ -8,6 +8,7 @@ and partitions sit beside them. Resources are built once here, from the environm
 import dagster as dg
 
 from jackpot_pipeline.defs.automation import automation_sensor
+from jackpot_pipeline.defs.backtests.assets import BACKTEST_ASSETS
 from jackpot_pipeline.defs.calibration.assets import CALIBRATION_ASSETS
 from jackpot_pipeline.defs.ingestion.assets import football_data
 from jackpot_pipeline.defs.ingestion.schedules import INGESTION_JOBS, INGESTION_SCHEDULES
@@ -28,6 +29,7 @@ ALL_ASSETS = [
     *CALIBRATION_ASSETS,
     *ODDS_ASSETS,
     *JACKPOT_ASSETS,
+    *BACKTEST_ASSETS,
 ]
 RESOURCES: dict[str, dg.ConfigurableResource] = {
     "settings": SettingsResource.from_env(),

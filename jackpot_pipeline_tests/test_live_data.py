@@ -281,11 +281,11 @@ def requested(result: Any, key: dg.MultiPartitionKey) -> set[str]:
 def record_checked_history(instance: dg.DagsterInstance, key: dg.MultiPartitionKey) -> None:
     """A partition of ``matches`` recorded as materialized with its blocking checks passed (the
     model layer's automation waits for both)."""
-    from jackpot_pipeline.defs.ingestion.checks import MATCH_CHECK_SPECS
-
     from dagster._core.definitions.asset_checks.asset_check_evaluation import (
         AssetCheckEvaluationTargetMaterializationData,
     )
+
+    from jackpot_pipeline.defs.ingestion.checks import MATCH_CHECK_SPECS
 
     matches = dg.AssetKey("matches")
     instance.report_runless_asset_event(dg.AssetMaterialization(matches, partition=key))

@@ -14,11 +14,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from jackpot_pipeline.cli import errors, explain, leagues, predict, render, run, views
+from jackpot_pipeline.cli import backtest, errors, explain, leagues, predict, render, run, views
 from jackpot_pipeline.cli.options import OneLineParser
 
 #: One module per group of commands; each registers its sub-commands.
-COMMAND_MODULES = (run, predict, explain, views, leagues)
+COMMAND_MODULES = (run, predict, explain, views, leagues, backtest)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -482,6 +482,62 @@ NAME_MATCHES_SQL = """
 ALTER TABLE jackpot_fixtures ADD COLUMN IF NOT EXISTS name_matches VARCHAR DEFAULT '[]';
 """
 
+BACKTEST_SQL = """
+-- One row per backtest configuration (run_id = hash of the configuration): headline figures,
+-- the configuration, every metric and the breakdowns as JSON, the equity-curve PNG.
+CREATE TABLE IF NOT EXISTS backtest_runs (
+    run_id VARCHAR PRIMARY KEY,
+    strategy VARCHAR NOT NULL,
+    params VARCHAR NOT NULL,
+    config VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    start_date DATE NOT NULL,
+    end_date DATE NOT NULL,
+    stake_method VARCHAR NOT NULL,
+    n_bets INTEGER NOT NULL,
+    stake DOUBLE NOT NULL,
+    profit DOUBLE NOT NULL,
+    roi DOUBLE,
+    roi_low DOUBLE,
+    roi_high DOUBLE,
+    clv_mean DOUBLE,
+    max_drawdown DOUBLE NOT NULL,
+    max_drawdown_pct DOUBLE NOT NULL,
+    summary VARCHAR NOT NULL,
+    breakdowns VARCHAR NOT NULL,
+    plot_path VARCHAR,
+    created_at TIMESTAMPTZ NOT NULL
+);
+-- One row per bet of a run, in settlement order.
+CREATE TABLE IF NOT EXISTS backtest_bets (
+    run_id VARCHAR NOT NULL,
+    bet_no INTEGER NOT NULL,
+    match_id VARCHAR NOT NULL,
+    league VARCHAR,
+    season VARCHAR,
+    kickoff TIMESTAMPTZ NOT NULL,
+    decision_at TIMESTAMPTZ NOT NULL,
+    settle_at TIMESTAMPTZ NOT NULL,
+    home_team VARCHAR,
+    away_team VARCHAR,
+    market VARCHAR NOT NULL,
+    outcome VARCHAR NOT NULL,
+    bookmaker VARCHAR NOT NULL,
+    price DOUBLE NOT NULL,
+    probability DOUBLE NOT NULL,
+    edge DOUBLE NOT NULL,
+    stake DOUBLE NOT NULL,
+    result VARCHAR NOT NULL,
+    profit DOUBLE NOT NULL,
+    bankroll_after DOUBLE NOT NULL,
+    clv DOUBLE,
+    rationale VARCHAR NOT NULL,
+    PRIMARY KEY (run_id, bet_no),
+    CHECK (result IN ('won', 'lost', 'void')),
+    CHECK (price > 1 AND stake > 0)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: normalized, model, calibration and jackpot tables", BASELINE_SQL),
     Migration(2, "jackpot_fixtures.name_matches: fuzzy-resolved team names", NAME_MATCHES_SQL),
@@ -491,6 +547,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "(stale_history flag)",
         "ALTER TABLE jackpot_fixtures ADD COLUMN IF NOT EXISTS latest_result DATE;",
     ),
+    Migration(4, "backtests: backtest_runs and backtest_bets", BACKTEST_SQL),
 )
 
 VERSION_TABLE_SQL = """

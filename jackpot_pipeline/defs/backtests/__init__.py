@@ -1,0 +1,1 @@
+"""Backtests of betting strategies on the bookmaker history."""
