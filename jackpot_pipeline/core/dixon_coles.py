@@ -79,7 +79,12 @@ ARMIJO = 1e-4
 MIN_STEP = 1e-6
 GRID_TAIL_TOL = 1e-10
 
+MAX_DAMPING = 1e12  # relative damping beyond which a Hessian counts as unusable
 DateLike = date | str | pd.Timestamp | np.datetime64
+
+
+class FitError(ArithmeticError):
+    """The Newton iteration met a non-finite value or a Hessian no damping makes usable."""
 
 
 def to_day(value: DateLike) -> int:
@@ -618,10 +623,12 @@ def newton(
     rejects infeasible points, so every iterate keeps all τ > 0. Once the Newton decrement gᵀp
     (twice the predicted gain) is below NEWTON_TOL·(1 + |value|), the step is the last: Newton
     converges quadratically, so the relative gain left after it (< 1e-13) is rounding noise;
-    it is taken whenever feasible. A line search that cannot make progress stops with
-    converged False.
+    it is taken whenever feasible. A line search that cannot make progress, or NEWTON_MAX_ITER
+    iterations, stop with converged False; a non-finite value, gradient or Hessian raises
+    :class:`FitError` (never a silent wrong number, never an endless loop).
     """
     for iteration in range(1, NEWTON_MAX_ITER + 1):
+        _check_finite(point, iteration)
         step = _newton_step(point.hessian, point.gradient)
         decrement = point.gradient @ step
         if decrement <= NEWTON_TOL * (1.0 + abs(point.value)):
@@ -643,18 +650,31 @@ def newton(
     return theta, point.log_likelihood, NEWTON_MAX_ITER, False
 
 
+def _check_finite(point: Evaluation, iteration: int) -> None:
+    """Raise :class:`FitError` unless the value, gradient and Hessian are all finite."""
+    for name, values in (
+        ("value", point.value),
+        ("gradient", point.gradient),
+        ("Hessian", point.hessian),
+    ):
+        if not np.all(np.isfinite(values)):
+            raise FitError(f"Dixon-Coles Newton iteration {iteration}: non-finite {name}")
+
+
 def _newton_step(hessian: np.ndarray, gradient: np.ndarray) -> np.ndarray:
-    """(H + δI)⁻¹g with the smallest δ ∈ {0, 1e-8·s, 1e-7·s, …} (s = max |diag H|) giving PD.
+    """(H + δI)⁻¹g with the smallest δ ∈ {0, 1e-8·s, 1e-7·s, …} (s = max |diag H|) giving PD;
+    :class:`FitError` once δ passes MAX_DAMPING·s.
 
     LAPACK Cholesky (dpotrf/dpotrs through scipy.linalg.lapack: no wrapper overhead).
     """
     scale = max(float(np.abs(np.diag(hessian)).max()), 1.0)
     damping = 0.0
-    while True:
+    while damping <= MAX_DAMPING * scale:
         factor, info = dpotrf(hessian + damping * np.eye(len(gradient)), clean=False)
         if info == 0:
             return dpotrs(factor, gradient)[0]
         damping = 1e-8 * scale if damping == 0.0 else 10.0 * damping
+    raise FitError(f"Hessian not positive definite even with damping {damping:.3g}")
 
 
 def _frozen(values: np.ndarray, dtype: type = np.float64) -> np.ndarray:
@@ -812,7 +832,9 @@ def predict(
     max_goals: int = DEFAULTS.max_goals,
     tail_tol: float = GRID_TAIL_TOL,
 ) -> MatchPredictions:
-    """Score grids and market probabilities for fixtures (vectorized)."""
+    """Score grids and market probabilities for fixtures (vectorized); the grid bound G is
+    set by the model's highest possible rate, so a fixture's numbers do not depend on the
+    batch it is predicted in."""
     index = {team: i for i, team in enumerate(params.teams)}
     home_idx = np.array([index.get(t, -1) for t in home_team_ids], dtype=np.int64)
     away_idx = np.array([index.get(t, -1) for t in away_team_ids], dtype=np.int64)
@@ -822,7 +844,10 @@ def predict(
     defence = np.append(params.defence, params.fallback_defence)
     lam = np.exp(attack[home_idx] + defence[away_idx] + params.home_advantage)
     mu = np.exp(attack[away_idx] + defence[home_idx])
-    goals = grid_size(max(lam.max(initial=0.0), mu.max(initial=0.0)), max_goals, tail_tol)
+    # The grid size depends on the model only (its highest possible rate), never on which
+    # other fixtures are predicted with it: a fixture gets the same numbers alone or in a batch.
+    highest = np.exp(attack.max() + defence.max() + max(params.home_advantage, 0.0))
+    goals = grid_size(highest, max_goals, tail_tol)
     tail_home, tail_away = pdtrc(goals, lam), pdtrc(goals, mu)
     return MatchPredictions(
         home_team_ids=tuple(map(str, home_team_ids)),

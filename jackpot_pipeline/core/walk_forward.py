@@ -22,12 +22,21 @@ alike, thus learns a centre near zero, a top flight one near the promoted-team a
 ξ selection: every ξ of the grid is walked forward; for a target season the chosen ξ
 minimizes the mean 1X2 log loss −log p(observed outcome) over the walk-forward predictions of
 the ``validation_seasons`` seasons strictly before it (all with OOS predictions from that ξ).
-The first predicted season has no earlier predictions and keeps the configured ξ.
+A league's first predicted season has no earlier predictions of its own: it takes the choice
+from the other leagues' scores of the seasons before it (``other_scores``); with no earlier
+predictions anywhere (the first season of the data) the grid's no-decay value ξ = 0 (the
+window then holds that season alone). No configured fallback ξ is used.
+
+Every fit is kept (:class:`BlockFit`): the model that predicted a block is the model in force
+from its as-of date until the next refit, identified by :func:`model_id` (code version,
+parameters, training-window data version). :func:`next_fit` is the one rule for a model as of
+a later date (the jackpot forecaster extends the stored walk with it).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -37,14 +46,18 @@ import pandas as pd
 from jackpot_pipeline.core.dixon_coles import (
     DEFAULT_PRIOR,
     DEFAULTS,
+    MODEL_VERSION,
     DixonColesParams,
     MatchData,
     TeamPrior,
     fit,
     predict,
     single_thread_blas,
+    to_day,
 )
 
+#: ξ with no earlier predictions anywhere to choose from: no decay.
+NO_EVIDENCE_XI = 0.0
 #: ξ grid, per day: half-lives ∞, 693, 347, 231, 139, 107 and 77 days.
 XI_GRID: tuple[float, ...] = (0.0, 0.001, 0.002, 0.003, 0.005, 0.0065, 0.009)
 PREDICTION_COLUMNS: tuple[str, ...] = (
@@ -65,6 +78,7 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
     "home_fallback",
     "away_fallback",
 )
+SCORE_COLUMNS: tuple[str, ...] = ("league", "season", "xi", "n", "log_loss")
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,55 @@ def _single_league(matches: pd.DataFrame) -> str:
     return str(leagues[0])
 
 
+@dataclass(frozen=True, eq=False)
+class BlockFit:
+    """One refit of the walk: the model in force from ``params.as_of`` until the next refit.
+
+    ``since`` is the first training day (days since 1970-01-01), ``offsets`` the newcomer
+    offsets behind ``params.prior`` (see :func:`league_prior`), ``model_id`` the stored id.
+    """
+
+    league: str
+    season: str
+    since: int
+    params: DixonColesParams
+    offsets: tuple[tuple[float, float], ...]
+    model_id: str
+    data_version: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class WalkResult:
+    """The predictions of a walk and every fit that made them (in date order)."""
+
+    predictions: pd.DataFrame
+    fits: tuple[BlockFit, ...]
+
+
+def data_version(data: MatchData, since: int, as_of: int) -> str:
+    """Short SHA-256 of the training rows since ≤ day < as_of (ids, days, goals)."""
+    keep = (data.day >= since) & (data.day < as_of)
+    digest = hashlib.sha256("\x1f".join(data.match_ids[keep].tolist()).encode())
+    for values in (data.day, data.home_goals, data.away_goals):
+        digest.update(np.ascontiguousarray(values[keep], dtype=np.int64).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def model_id(params: DixonColesParams, data_ver: str) -> str:
+    """``dc1-`` + SHA-256(code version, parameter version, training data version)[:16]."""
+    key = f"{MODEL_VERSION}|{params.version}|{data_ver}"
+    return f"{MODEL_VERSION}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def window_start(data: MatchData, season: str, history_seasons: int) -> int:
+    """First training day for ``season``: the first match of the ``history_seasons`` seasons
+    of the data before it (``season`` itself when there is none)."""
+    earlier = [s for s in data.seasons if s < season][-history_seasons:]
+    first = earlier[0] if earlier else season
+    labels = np.array(data.seasons)[data.season]
+    return int(data.day[labels >= first].min())
+
+
 def walk_forward(
     matches: pd.DataFrame,
     config: WalkForwardConfig = WalkForwardConfig(),
@@ -106,19 +169,28 @@ def walk_forward(
     Returns one row per predicted match with :data:`PREDICTION_COLUMNS`, in (date, match_id)
     order; ``as_of`` is the fit date (the model saw only matches before it).
     """
+    return walk(matches, config, seasons).predictions
+
+
+def walk(
+    matches: pd.DataFrame,
+    config: WalkForwardConfig = WalkForwardConfig(),
+    seasons: Sequence[str] | None = None,
+) -> WalkResult:
+    """:func:`walk_forward` with every fit kept (see :class:`WalkResult`)."""
     league = _single_league(matches)
     data = MatchData.from_frame(matches)
     targets = data.seasons if seasons is None else tuple(sorted(seasons))
     rows: list[pd.DataFrame] = []
+    fits: list[BlockFit] = []
     params: DixonColesParams | None = None
-    offsets: list[tuple[float, float]] = []
+    offsets: tuple[tuple[float, float], ...] = ()
     with single_thread_blas():
         for season in targets:
             index = data.seasons.index(season)
-            if params is not None and index >= 2:
-                offsets.extend(_newcomer_offsets(data, params, index - 1))
-            prior = _league_prior(config.prior, offsets)
-            since = data.day[data.season >= index - config.history_seasons].min()
+            offsets = season_offsets(data, params, season, offsets)
+            prior = league_prior(config.prior, offsets)
+            since = window_start(data, season, config.history_seasons)
             in_season = np.flatnonzero(data.season == index)
             start = 0
             while start < len(in_season):
@@ -137,10 +209,61 @@ def walk_forward(
                     prior=prior,
                     init=params,
                 )
+                fits.append(BlockFit(league, season, since, params, offsets, params.version))
                 rows.append(_block_frame(data, block, params, league, season))
     if not rows:
-        return pd.DataFrame(columns=list(PREDICTION_COLUMNS))
-    return pd.concat(rows, ignore_index=True)
+        return WalkResult(pd.DataFrame(columns=list(PREDICTION_COLUMNS)), ())
+    return WalkResult(pd.concat(rows, ignore_index=True), tuple(fits))
+
+
+def season_offsets(
+    data: MatchData,
+    params: DixonColesParams | None,
+    season: str,
+    offsets: tuple[tuple[float, float], ...],
+) -> tuple[tuple[float, float], ...]:
+    """Newcomer offsets at the start of ``season``: ``offsets`` plus what ``params`` (the
+    latest fit before the season) gives the newcomers of the season before, when that season
+    is not the first of the data."""
+    previous = [s for s in data.seasons if s < season]
+    if params is None or len(previous) < 2:
+        return offsets
+    return (*offsets, *_newcomer_offsets(data, params, data.seasons.index(previous[-1])))
+
+
+def next_fit(
+    data: MatchData,
+    last: BlockFit,
+    as_of: int,
+    season: str,
+    xi: float,
+    config: WalkForwardConfig = WalkForwardConfig(),
+) -> BlockFit:
+    """The walk's refit as of day ``as_of`` (in ``season``) after ``last``: the same window,
+    league prior and ξ rule, warm-started from ``last`` (the walk-forward's next block)."""
+    offsets = (
+        last.offsets
+        if last.season == season
+        else season_offsets(data, last.params, season, last.offsets)
+    )
+    since = window_start(data, season, config.history_seasons)
+    params = fit(
+        data,
+        np.datetime64(int(as_of), "D"),
+        xi=xi,
+        since=np.datetime64(int(since), "D"),
+        prior=league_prior(config.prior, offsets),
+        init=last.params,
+    )
+    version = data_version(data, since, as_of)
+    return BlockFit(last.league, season, since, params, offsets, model_id(params, version), version)
+
+
+def in_force(fit_: BlockFit, day: int, season: str, refit_days: int) -> bool:
+    """Whether the walk would still predict a match of ``season`` on ``day`` with this fit
+    (same season, as_of ≤ day < as_of + refit_days)."""
+    start = to_day(fit_.params.as_of)
+    return fit_.season == season and start <= day < start + refit_days
 
 
 def _newcomer_offsets(
@@ -161,7 +284,7 @@ def _newcomer_offsets(
     return [(float(params.attack[known].mean()), float(defence[known].mean()))]
 
 
-def _league_prior(default: TeamPrior, offsets: Sequence[tuple[float, float]]) -> TeamPrior:
+def league_prior(default: TeamPrior, offsets: Sequence[tuple[float, float]]) -> TeamPrior:
     """Prior whose newcomer centre averages the league's observed newcomer offsets with the
     default centre counted as one more season."""
     attack = (default.newcomer_attack + sum(a for a, _ in offsets)) / (1 + len(offsets))
@@ -209,31 +332,68 @@ def log_loss_1x2(predictions: pd.DataFrame, matches: pd.DataFrame) -> pd.Series:
     return pd.Series(-np.log(probability), index=predictions["match_id"].to_numpy())
 
 
+def season_scores(
+    predictions_by_xi: Mapping[float, pd.DataFrame], matches: pd.DataFrame, league: str
+) -> pd.DataFrame:
+    """Per season and grid ξ: predicted matches ``n`` and mean 1X2 ``log_loss``
+    (:data:`SCORE_COLUMNS`)."""
+    rows = []
+    for xi in sorted(predictions_by_xi):
+        predictions = predictions_by_xi[xi]
+        if predictions.empty:
+            continue
+        losses = log_loss_1x2(predictions, matches).to_numpy()
+        for season, index in predictions.groupby("season").indices.items():
+            rows.append((league, season, xi, len(index), float(losses[index].mean())))
+    return pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
+
+
 def select_xi(
-    predictions_by_xi: Mapping[float, pd.DataFrame],
-    matches: pd.DataFrame,
+    scores: pd.DataFrame,
     season: str,
     *,
     validation_seasons: int = 2,
-    default_xi: float = DEFAULTS.xi,
+    other_scores: pd.DataFrame | None = None,
 ) -> XiSelection:
-    """ξ minimizing the mean 1X2 log loss over the predicted seasons strictly before ``season``.
+    """ξ minimizing the mean 1X2 log loss over the league's ``validation_seasons`` predicted
+    seasons strictly before ``season`` (``scores``: :func:`season_scores` rows).
 
-    ``predictions_by_xi`` maps each grid ξ to its walk-forward predictions (same matches for all
-    ξ). Ties go to the smaller ξ. Without earlier predictions, ``default_xi`` with no scores.
+    Without any, the other leagues' scores of their ``validation_seasons`` latest seasons
+    before ``season`` (pooled, weighted by matches); without those either,
+    :data:`NO_EVIDENCE_XI`. Ties go to the smaller ξ.
     """
-    first = next(iter(predictions_by_xi.values()))
-    earlier = sorted(s for s in first["season"].unique() if s < season)[-validation_seasons:]
-    if not earlier:
-        return XiSelection(season, default_xi, (), (), 0)
-    scores = []
-    for xi in sorted(predictions_by_xi):
-        predictions = predictions_by_xi[xi]
-        chosen = predictions[predictions["season"].isin(earlier)]
-        scores.append((xi, float(log_loss_1x2(chosen, matches).mean())))
-    best = min(scores, key=lambda item: item[1])[0]
-    n_matches = int(first["season"].isin(earlier).sum())
-    return XiSelection(season, best, tuple(scores), tuple(earlier), n_matches)
+    for source in (scores, other_scores):
+        if source is None or source.empty:
+            continue
+        before = source[source["season"] < season]
+        earlier = sorted(before["season"].unique())[-validation_seasons:]
+        if not earlier:
+            continue
+        chosen = before[before["season"].isin(earlier)]
+        total = (chosen["n"] * chosen["log_loss"]).groupby(chosen["xi"]).sum()
+        count = chosen.groupby("xi")["n"].sum()
+        mean = (total / count).sort_index()
+        best = float(mean.idxmin())
+        n_matches = int(count.iloc[0])
+        return XiSelection(
+            season,
+            best,
+            tuple((float(x), float(v)) for x, v in mean.items()),
+            tuple(earlier),
+            n_matches,
+        )
+    return XiSelection(season, NO_EVIDENCE_XI, (), (), 0)
+
+
+@dataclass(frozen=True, eq=False)
+class SelectedWalk:
+    """The walk-forward of one league with ξ chosen per season: the predictions, the ξ choices,
+    the fits that made the predictions (model ids set) and every grid ξ's season scores."""
+
+    predictions: pd.DataFrame
+    selections: tuple[XiSelection, ...]
+    fits: tuple[BlockFit, ...]
+    scores: pd.DataFrame
 
 
 def walk_forward_selected(
@@ -242,24 +402,45 @@ def walk_forward_selected(
     grid: Sequence[float] = XI_GRID,
     *,
     validation_seasons: int = 2,
-) -> tuple[pd.DataFrame, tuple[XiSelection, ...]]:
+    other_scores: pd.DataFrame | None = None,
+) -> SelectedWalk:
     """Walk-forward of one league with ξ selected per season from earlier seasons only.
 
-    Every grid ξ (and the configured one, used for the first predicted season) is walked forward
-    once over all seasons; each season then takes the predictions of the ξ chosen for it by
-    :func:`select_xi`.
+    Every grid ξ is walked forward once over all seasons; each season then takes the
+    predictions and fits of the ξ chosen for it by :func:`select_xi`. The chosen fits get
+    their :func:`model_id`, which the prediction rows carry as ``model_version``.
     """
-    by_xi = {
-        xi: walk_forward(matches, dataclasses.replace(config, xi=xi))
-        for xi in sorted({*grid, config.xi})
-    }
-    seasons = sorted(by_xi[config.xi]["season"].unique())
-    selections = tuple(
-        select_xi(by_xi, matches, s, validation_seasons=validation_seasons, default_xi=config.xi)
-        for s in seasons
+    league = _single_league(matches)
+    walks = {xi: walk(matches, dataclasses.replace(config, xi=xi)) for xi in sorted(set(grid))}
+    by_xi = {xi: result.predictions for xi, result in walks.items()}
+    scores = season_scores(by_xi, matches, league)
+    data = MatchData.from_frame(matches)
+    seasons = sorted({s for result in walks.values() for s in result.predictions["season"]})
+    selections, chosen, fits = [], [], []
+    for season in seasons:
+        selection = select_xi(
+            scores, season, validation_seasons=validation_seasons, other_scores=other_scores
+        )
+        if selection.xi not in walks:
+            raise ValueError(f"ξ {selection.xi} chosen for {league} {season} is not in the grid")
+        selections.append(selection)
+        result = walks[selection.xi]
+        ids = {}
+        for block in result.fits:
+            if block.season != season:
+                continue
+            version = data_version(data, block.since, to_day(block.params.as_of))
+            identified = dataclasses.replace(
+                block, model_id=model_id(block.params, version), data_version=version
+            )
+            ids[block.model_id] = identified.model_id
+            fits.append(identified)
+        rows = result.predictions[result.predictions["season"] == season].copy()
+        rows["model_version"] = rows["model_version"].map(ids)
+        chosen.append(rows)
+    predictions = (
+        pd.concat(chosen, ignore_index=True)
+        if chosen
+        else pd.DataFrame(columns=list(PREDICTION_COLUMNS))
     )
-    chosen = [
-        by_xi[selection.xi].loc[lambda frame, s=selection.season: frame["season"] == s]
-        for selection in selections
-    ]
-    return pd.concat(chosen, ignore_index=True), selections
+    return SelectedWalk(predictions, tuple(selections), tuple(fits), scores)

@@ -17,6 +17,7 @@ connect``), store each partition in its own transaction and return what the asse
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -35,12 +36,13 @@ from jackpot_pipeline.core.prediction_sets import (
     MEMBER_NAMES,
     SetInputs,
     SetParams,
-    build_prediction_sets,
+    fit_ensemble_weights,
     fit_set_params,
+    member_probs,
 )
 from jackpot_pipeline.defs.partitions import LEAGUE_CODES as LEAGUES
 from jackpot_pipeline.services import calibration_store as store
-from jackpot_pipeline.services import report, warehouse
+from jackpot_pipeline.services import forecaster, report, warehouse
 from jackpot_pipeline.settings import Settings
 
 #: A ``WarehouseResource.connect``: a short-lived connection as a context manager.
@@ -139,29 +141,47 @@ def set_inputs(
     )
 
 
-def partition_params(
+def season_params(
     oos: pd.DataFrame,
     league: str,
-    season: str,
     curves: Mapping[tuple[str, str], CalibrationCurve],
     settings: Settings,
-) -> tuple[SetParams, dict[str, object]]:
-    """Set parameters for ``league`` × ``season`` fitted on earlier seasons only (every
-    league's, or the league's own, per ``PARAMS_SCOPE``) and their row to store."""
-    train = played_before(oos, season)
+) -> dict[str, tuple[SetParams, dict[str, object]]]:
+    """Set parameters (and their row to store) for every season of ``oos``, each fitted on the
+    played rows of strictly earlier seasons (every league's, or the league's own, per
+    ``PARAMS_SCOPE``), calibrated by their own season's curve.
+
+    G is stacked on *out-of-sample* members: its weights for season S are fitted on the A–F
+    forecasts of the rows before S, each built with the parameters of its own season (which
+    never saw it), not on members refitted to those rows."""
+    played = played_before(oos, "\uffff")
     if store.PARAMS_SCOPE != POOLED:
-        train = train[train["league"] == league]
-    train = train.reset_index(drop=True)
-    params = fit_set_params(
-        set_inputs(train, curves, league),
-        train["result"].to_numpy(),
-        pooling=store.POOLING,
-        max_market_weight=settings.max_market_weight,
-        min_samples=settings.min_calibration_samples,
-    )
-    start, end, span = training_window(train)
-    scope = POOLED if store.PARAMS_SCOPE == POOLED else league
-    return params, store.params_row(params, league, season, scope, start, end, span)
+        played = played[played["league"] == league]
+    played = played.reset_index(drop=True)
+    inputs = set_inputs(played, curves, league)
+    y = played["result"].to_numpy()
+    seasons = played["season"].to_numpy()
+    members = np.empty((len(MEMBER_NAMES), len(played), 3))
+    out = {}
+    for season in sorted(oos["season"].unique()):
+        earlier = seasons < season
+        params = fit_set_params(
+            inputs.take(earlier),
+            y[earlier],
+            pooling=store.POOLING,
+            max_market_weight=settings.max_market_weight,
+            min_samples=settings.min_calibration_samples,
+        )
+        if earlier.sum() >= settings.min_calibration_samples:
+            weights = fit_ensemble_weights(members[:, earlier], y[earlier])
+            params = dataclasses.replace(params, ensemble_weights=weights)
+        current = seasons == season
+        if current.any():
+            members[:, current] = member_probs(inputs.take(current), params)
+        start, end, span = training_window(played[earlier])
+        scope = POOLED if store.PARAMS_SCOPE == POOLED else league
+        out[season] = (params, store.params_row(params, league, season, scope, start, end, span))
+    return out
 
 
 def partition_sets(
@@ -171,12 +191,24 @@ def partition_sets(
     curves: Mapping[tuple[str, str], CalibrationCurve],
     params: SetParams,
 ) -> pd.DataFrame:
-    """Every set A–G for every match of ``league`` × ``season`` (long rows to store)."""
+    """Every set A–G for every match of ``league`` × ``season`` as delivered by the forecaster
+    (long rows to store): decision instant = the model's as-of date, market input = the
+    football-data pre-closing line (``market_source``; NULL without one)."""
     rows = oos[(oos["league"] == league) & (oos["season"] == season)].reset_index(drop=True)
     if rows.empty:
         return pd.DataFrame()
+    key = (curve_league(league, league), season)
+    if key not in curves:
+        raise LookupError(
+            f"no stored calibration curve for {key[0]} {season}: materialize "
+            "calibration_curves for that partition first"
+        )
+    market = store.probs_of(rows, store.MARKET_COLUMNS)
+    _, sets = forecaster.deliver(
+        store.probs_of(rows), market, rows["league"].to_numpy(), curves[key], params
+    )
     frames = []
-    for name, built in build_prediction_sets(set_inputs(rows, curves, league), params).items():
+    for name, built in sets.items():
         frames.append(
             pd.DataFrame(
                 {
@@ -190,6 +222,11 @@ def partition_sets(
                     "p_away": built.probs[:, 2],
                     "entropy": built.entropy,
                     "fell_back_to_a": built.fell_back_to_a,
+                    "decision_at": rows["as_of"],
+                    "market_source": rows["market_source"],
+                    "market_home": market[:, 0],
+                    "market_draw": market[:, 1],
+                    "market_away": market[:, 2],
                 }
             )
         )
@@ -265,8 +302,10 @@ def run_prediction_sets(
         for league, seasons in by_league.items():
             with connect() as con:
                 curves = load_curves_for(con, league, leagues)
+            fitted = season_params(oos[oos["season"] <= seasons[-1]], league, curves, settings)
             for season in seasons:
-                params, row = partition_params(oos, league, season, curves, settings)
+                params, row = fitted[season]
+                row = {**row, "league": league}
                 sets = partition_sets(oos, league, season, curves, params)
                 with writing(connect) as con:
                     store.store_set_params(con, league, season, row)

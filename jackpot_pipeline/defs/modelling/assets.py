@@ -13,7 +13,6 @@ import dagster as dg
 from jackpot_pipeline.core.teams import LEAGUES
 from jackpot_pipeline.defs.partitions import SEASONS, league_season_partitions, split_key
 from jackpot_pipeline.defs.resources import WarehouseResource
-from jackpot_pipeline.settings import Settings
 
 #: matches of a league's season S and of every earlier season feed season S downstream.
 SAME_LEAGUE_EARLIER_SEASONS = dg.MultiPartitionMapping(
@@ -85,8 +84,9 @@ def team_features(
             "dixon_coles_models",
             deps=[MATCHES_DEP],
             automation_condition=EAGER,
-            description="Dixon-Coles models as of the season's start and end (ξ chosen per "
-            "league from earlier seasons), with team ratings, version and input data version.",
+            description="Every walk-forward refit (ξ chosen per league from earlier seasons), "
+            "with team ratings, prior, version and input data version: the models that made "
+            "oos_predictions (its model_version joins models.model_id).",
         ),
         dg.AssetSpec(
             "oos_predictions",
@@ -104,31 +104,27 @@ def dixon_coles(
     """Walk each league forward once over its history and store the partition seasons."""
     import pandas as pd
 
-    from jackpot_pipeline.core.walk_forward import WalkForwardConfig, walk_forward_selected
     from jackpot_pipeline.services import model_store, warehouse
 
-    settings = Settings.from_env()
-    config = WalkForwardConfig(xi=settings.xi)
     summary: list[dict[str, object]] = []
     for league, seasons in keys_by_league(context).items():
         with warehouse_db.connect() as con:
             matches = model_store.load_matches(con, [league], seasons[-1])
+            others = model_store.load_scores(con, exclude_league=league)
         if matches.empty:
             context.log.warning(f"{league} {', '.join(seasons)}: no data for this partition")
             continue
-        predictions, selections = walk_forward_selected(matches, config)
-        chosen = {s.season: s for s in selections}
+        walk = model_store.walk_league(matches, others)
         for season in seasons:
             if not (matches["season"] == season).any():
                 context.log.warning(f"{league} {season}: no data for this partition")
                 continue
-            fitted = model_store.fit_season_models(league, season, matches, chosen, settings.xi)
             with warehouse_db.connect() as con, warehouse.transaction(con):
-                row = model_store.store_season(con, fitted, matches, predictions)
+                row = model_store.store_season(con, league, season, walk, matches)
             summary.append(row)
             context.log.info(
-                f"{league} {season}: {row['predicted']} OOS predictions, ξ={row['xi']}, "
-                f"log loss {row['log_loss']}"
+                f"{league} {season}: {row['predicted']} OOS predictions by {row['models']} "
+                f"stored fits, ξ={row['xi']}, log loss {row['log_loss']}"
             )
     table = pd.DataFrame(summary)
     metadata = {

@@ -1,0 +1,144 @@
+"""The one forecaster: every number a user sees, for fixtures at a decision instant.
+
+A forecast of a fixture of league L decided on day d (results known strictly before d) is made
+of three pieces, each computed by exactly one function used by the walk-forward, the
+validation, ``jackpot predict`` and the inbox runs alike:
+
+1. **Goal model** (:func:`model_at`): the league's walk-forward model in force on d — the
+   stored refit whose block covers d (``walk_forward.in_force``: same season,
+   as_of ≤ d < as_of + refit days); otherwise the walk's next refit as of d
+   (``walk_forward.next_fit``: same window, league prior, season's ξ, warm-started from the
+   latest refit). A league without a stored walk is walked in memory on its matches before d
+   (``model_store.walk_league``, the modelling asset's own configuration). So a past fixture
+   gets exactly the stored out-of-sample model, a future one the walk's next step.
+2. **Market input** at d: a coupon's own odds, else the latest odds snapshot before d (both
+   in ``jackpot_model``), else for a played match its football-data pre-closing line
+   (``core.decision_market``); never a closing price. Its label is ``market_source``.
+3. **Sets** (:func:`deliver`): the raw 1X2 through the season's calibration curve (set A),
+   then every set A–G with the season's parameters (``core.prediction_sets``), both fitted
+   on earlier seasons only.
+
+Other goal models (issue 13) join as members of set A at piece 1: anything with
+``fit``/``predict`` producing raw 1X2 per fixture feeds :func:`deliver` unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from jackpot_pipeline.core.calibration import CalibrationCurve, apply_calibration
+from jackpot_pipeline.core.dixon_coles import MatchData, to_day
+from jackpot_pipeline.core.prediction_sets import (
+    PredictionSet,
+    SetInputs,
+    SetParams,
+    build_prediction_sets,
+)
+from jackpot_pipeline.core.seasons import season_of
+from jackpot_pipeline.core.walk_forward import BlockFit, in_force, next_fit, select_xi
+from jackpot_pipeline.services import model_store
+
+FIT_COLUMNS = (
+    "match_id, league, season, match_date, home_team_id, away_team_id, home_goals, away_goals"
+)
+
+
+class NoHistory(LookupError):
+    """The league has no played match before the decision day to fit on."""
+
+
+@dataclass(frozen=True, eq=False)
+class LeagueWalk:
+    """A league's walk-forward state: its fits (as-of order), grid scores and ξ choices."""
+
+    fits: tuple[BlockFit, ...]
+    scores: pd.DataFrame
+    xi_by_season: dict[str, float]
+    other_scores: pd.DataFrame
+
+
+def league_matches(con: duckdb.DuckDBPyConnection, league: str, before: date) -> pd.DataFrame:
+    """The league's played matches dated strictly before ``before``, oldest first."""
+    frame = con.execute(
+        f"SELECT {FIT_COLUMNS} FROM matches WHERE league = ? AND match_date < ? "
+        "AND home_goals IS NOT NULL AND away_goals IS NOT NULL ORDER BY match_date, match_id",
+        [league, before],
+    ).df()
+    frame["match_date"] = pd.to_datetime(frame["match_date"])
+    return frame.astype({"home_goals": "int64", "away_goals": "int64"})
+
+
+def league_walk(con: duckdb.DuckDBPyConnection, league: str, matches: pd.DataFrame) -> LeagueWalk:
+    """The stored walk of ``league``, or (none stored) its walk in memory on ``matches``."""
+    others = model_store.load_scores(con, exclude_league=league)
+    fits = model_store.load_fits(con, league)
+    if fits:
+        stored = con.execute(
+            "SELECT season, xi FROM xi_selections WHERE league = ?", [league]
+        ).fetchall()
+        scores = model_store.load_scores(con).query("league == @league")
+        return LeagueWalk(tuple(fits), scores, dict(stored), others)
+    walk = model_store.walk_league(matches, others)
+    return LeagueWalk(walk.fits, walk.scores, {s.season: s.xi for s in walk.selections}, others)
+
+
+def model_at(walk: LeagueWalk, matches: pd.DataFrame, day: date) -> BlockFit:
+    """The goal model of the league on ``day`` (see the module docstring, piece 1);
+    ``matches``: the league's played matches before ``day``."""
+    season = season_of(day)
+    target = to_day(day)
+    earlier = [f for f in walk.fits if to_day(f.params.as_of) <= target]
+    if not earlier:
+        raise NoHistory(f"no walk-forward model of the league before {day}")
+    last = earlier[-1]
+    if in_force(last, target, season, model_store.WALK_CONFIG.refit_days):
+        return last
+    xi = walk.xi_by_season.get(season)
+    if xi is None:
+        xi = select_xi(walk.scores, season, other_scores=walk.other_scores).xi
+    data = MatchData.from_frame(matches)
+    return next_fit(data, last, target, season, xi, model_store.WALK_CONFIG)
+
+
+def models_for(
+    con: duckdb.DuckDBPyConnection, requests: Sequence[tuple[str, date]]
+) -> dict[tuple[str, date], BlockFit]:
+    """:func:`model_at` for every distinct (league, decision day), one walk per league."""
+    out: dict[tuple[str, date], BlockFit] = {}
+    walks: dict[str, LeagueWalk] = {}
+    for league, day in sorted(set(requests)):
+        matches = league_matches(con, league, day)
+        if matches.empty:
+            raise NoHistory(f"no {league} results before {day} in the warehouse")
+        if league not in walks:
+            walks[league] = league_walk(con, league, matches)
+        out[(league, day)] = model_at(walks[league], matches, day)
+    return out
+
+
+def calibrate(raw: np.ndarray, curve: CalibrationCurve | None) -> np.ndarray:
+    """Set A's input: raw 1X2 (n, 3) through ``curve`` (renormalized raw without one)."""
+    raw = np.asarray(raw, dtype=np.float64)
+    if curve is None:
+        return raw / raw.sum(axis=1, keepdims=True)
+    return apply_calibration(curve, raw)
+
+
+def deliver(
+    raw: np.ndarray,
+    market: np.ndarray,
+    leagues: Sequence[str] | np.ndarray,
+    curve: CalibrationCurve | None,
+    params: SetParams,
+) -> tuple[np.ndarray, dict[str, PredictionSet]]:
+    """Calibrated model (set A's input) and every set A–G of fixtures sharing one season's
+    curve and parameters (piece 3)."""
+    calibrated = calibrate(raw, curve)
+    inputs = SetInputs(calibrated, np.asarray(market, dtype=np.float64), np.asarray(leagues))
+    return calibrated, build_prediction_sets(inputs, params)
