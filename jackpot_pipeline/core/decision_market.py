@@ -54,11 +54,11 @@ def choose_market(
     valid = triples[
         triples[list(PRICE_COLUMNS)].apply(lambda c: c.between(MIN_PRICE, MAX_PRICE)).all(axis=1)
     ]
-    keyed = valid.set_index(["bookmaker", "phase", "match_id"])[list(PRICE_COLUMNS)]
+    groups = valid.groupby(["bookmaker", "phase"]).indices
     for bookmaker, phase in reversed(sources):
-        if (bookmaker, phase) not in keyed.index.droplevel("match_id"):
+        if (bookmaker, phase) not in groups:
             continue
-        block = keyed.loc[(bookmaker, phase)]
+        block = valid.iloc[groups[(bookmaker, phase)]].set_index("match_id")[list(PRICE_COLUMNS)]
         position = ids.get_indexer(block.index)
         found = position >= 0
         prices[position[found]] = block.to_numpy(dtype=np.float64)[found]

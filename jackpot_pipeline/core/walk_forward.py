@@ -406,12 +406,14 @@ def walk_forward_selected(
 ) -> SelectedWalk:
     """Walk-forward of one league with ξ selected per season from earlier seasons only.
 
-    Every grid ξ is walked forward once over all seasons; each season then takes the
+    Every grid ξ (and :data:`NO_EVIDENCE_XI`) is walked forward once over all seasons; each
+    season then takes the
     predictions and fits of the ξ chosen for it by :func:`select_xi`. The chosen fits get
     their :func:`model_id`, which the prediction rows carry as ``model_version``.
     """
     league = _single_league(matches)
-    walks = {xi: walk(matches, dataclasses.replace(config, xi=xi)) for xi in sorted(set(grid))}
+    values = sorted({*grid, NO_EVIDENCE_XI})
+    walks = {xi: walk(matches, dataclasses.replace(config, xi=xi)) for xi in values}
     by_xi = {xi: result.predictions for xi, result in walks.items()}
     scores = season_scores(by_xi, matches, league)
     data = MatchData.from_frame(matches)
