@@ -64,7 +64,7 @@ from jackpot_pipeline.services.jackpot_store import (
 )
 from jackpot_pipeline.services.jackpots import predict_coupon, predict_file
 from jackpot_pipeline.services.odds_api import OddsApiResource
-from jackpot_pipeline.settings import DATA_DIR, Settings
+from jackpot_pipeline.settings import DATA_DIR
 from jackpot_pipeline_tests._corpus import make_request, real_bytes
 
 EXAMPLES = DATA_DIR / "jackpots" / "examples"
@@ -237,8 +237,11 @@ def test_example_coupon_is_predicted_explained_and_scored(
     probs = predictions[["prob_home", "prob_draw", "prob_away"]].to_numpy()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
     assert (predictions["pick"] == [("1", "X", "2")[i] for i in probs.argmax(axis=1)]).all()
-    # No model saw the kickoff day or anything after it.
-    assert (fixtures["model_as_of"] == fixtures["match_date"]).all()
+    # The walk-forward model in force on the kickoff day (refitted within the week before it);
+    # no model saw the kickoff day or anything after it.
+    as_of, day = pd.to_datetime(fixtures["model_as_of"]), pd.to_datetime(fixtures["match_date"])
+    assert ((as_of <= day) & (day < as_of + pd.Timedelta(days=7))).all()
+    assert fixtures["xi_source"].str.startswith("walk-forward ").all()
     for row in fixtures.itertuples():
         latest = con.execute(
             "SELECT max(match_date) FROM matches WHERE league = ? AND match_date < ?",
@@ -307,8 +310,8 @@ def test_same_inputs_give_the_same_version_and_rows_never_change(
 def test_a_model_update_creates_a_new_separately_stored_version(
     con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
 ) -> None:
-    """New inputs before kickoff (another ξ, a corrected result) → a new version next to the
-    old one; a change after kickoff (the match's own result) → the same version."""
+    """New inputs before kickoff (a corrected result) → a new version next to the old one, with
+    new models for that league only; a change after kickoff → the same version."""
     first = predict(con, EXAMPLE_JSON)
     old_rows = table_dump(con)
     # A result after every kickoff of the coupon changes nothing.
@@ -316,17 +319,18 @@ def test_a_model_update_creates_a_new_separately_stored_version(
         "UPDATE matches SET home_goals = home_goals + 3 WHERE match_date > DATE '2025-04-27'"
     )
     assert predict(con, EXAMPLE_JSON).version == first.version
-    # ξ selected for D1 2024-25: a model update for the D1 fixtures only.
-    con.execute("INSERT INTO xi_selections VALUES ('D1', '2024-25', 0.002, '', 0, '{}')")
+    # A corrected D1 result before kickoff: a model update for the D1 fixtures only.
+    con.execute(
+        "UPDATE matches SET home_goals = home_goals + 1 WHERE match_id = "
+        "(SELECT match_id FROM matches WHERE league = 'D1' AND match_date < DATE '2025-04-20' "
+        "ORDER BY match_date DESC, match_id LIMIT 1)"
+    )
     second = predict(con, EXAMPLE_JSON)
     assert second.created and second.version != first.version
     d1 = second.stored.fixtures["league"] == "D1"
-    assert (second.stored.fixtures.loc[d1, "xi"] == 0.002).all()
-    assert (second.stored.fixtures.loc[d1, "xi_source"] == "xi_selections D1 2024-25").all()
-    assert (second.stored.fixtures.loc[~d1, "xi"] == Settings().xi).all()
     changed = second.stored.fixtures["model_id"] != first.stored.fixtures["model_id"]
     assert changed.tolist() == d1.tolist()
-    # A corrected result before kickoff: a third version.
+    # A corrected E0 result before kickoff: a third version.
     con.execute(
         "UPDATE matches SET home_goals = home_goals + 1 WHERE match_id = "
         "(SELECT match_id FROM matches WHERE league = 'E0' AND match_date < DATE '2025-04-20' "

@@ -614,7 +614,10 @@ def solve(problem: DixonColesProblem, theta: np.ndarray) -> DixonColesParams:
 
 
 def newton(
-    problem: DixonColesProblem, theta: np.ndarray, point: Evaluation
+    problem: DixonColesProblem,
+    theta: np.ndarray,
+    point: Evaluation,
+    max_iter: int = NEWTON_MAX_ITER,
 ) -> tuple[np.ndarray, float, int, bool]:
     """Damped Newton from a feasible θ evaluated at ``point``.
 
@@ -623,11 +626,11 @@ def newton(
     rejects infeasible points, so every iterate keeps all τ > 0. Once the Newton decrement gᵀp
     (twice the predicted gain) is below NEWTON_TOL·(1 + |value|), the step is the last: Newton
     converges quadratically, so the relative gain left after it (< 1e-13) is rounding noise;
-    it is taken whenever feasible. A line search that cannot make progress, or NEWTON_MAX_ITER
+    it is taken whenever feasible. A line search that cannot make progress, or ``max_iter``
     iterations, stop with converged False; a non-finite value, gradient or Hessian raises
     :class:`FitError` (never a silent wrong number, never an endless loop).
     """
-    for iteration in range(1, NEWTON_MAX_ITER + 1):
+    for iteration in range(1, max_iter + 1):
         _check_finite(point, iteration)
         step = _newton_step(point.hessian, point.gradient)
         decrement = point.gradient @ step
@@ -647,7 +650,7 @@ def newton(
             if length < MIN_STEP:
                 return theta, point.log_likelihood, iteration, False
         theta, point = trial, candidate
-    return theta, point.log_likelihood, NEWTON_MAX_ITER, False
+    return theta, point.log_likelihood, max_iter, False
 
 
 def _check_finite(point: Evaluation, iteration: int) -> None:

@@ -326,7 +326,7 @@ def best_set_lines(rows: pd.DataFrame) -> list[str]:
             gap = value - market
             verdict = "equals" if abs(gap) <= TIE else "beats" if gap < 0 else "trails"
             line += (
-                f" — {verdict} the closing market ({market:.5f}): difference {gap:+.6f} "
+                f" — {verdict} the decision-time market ({market:.5f}): difference {gap:+.6f} "
                 f"({100 * gap / market:+.2f} %)"
             )
         lines.append(line)
