@@ -152,3 +152,17 @@ def test_every_stored_forecast_has_a_stored_model_that_reproduces_it(
             again = predict(params, group["home_team_id"], group["away_team_id"])
             np.testing.assert_array_equal(again.p_home, group["p_home"].to_numpy())
             np.testing.assert_array_equal(again.p_draw, group["p_draw"].to_numpy())
+
+
+def test_without_a_stored_walk_the_forecaster_walks_the_league_the_same_way(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """No stored models: the league is walked in memory on its matches before the decision
+    days, with the modelling asset's configuration — the numbers are the same."""
+    con.execute("DELETE FROM model_team_ratings")
+    con.execute("DELETE FROM models")
+    rows = delivered(con, EXAMPLE_NO_ODDS, tmp_path)
+    assert (rows["model_id"] == rows["model_version"]).all()
+    ours = rows[["prob_home", "prob_draw", "prob_away"]].to_numpy()
+    theirs = rows[["stored_home", "stored_draw", "stored_away"]].to_numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)

@@ -442,15 +442,71 @@ class _PairTerms:
     second: np.ndarray
 
 
-def build_problem(
-    matches: pd.DataFrame | MatchData,
-    as_of: DateLike,
-    *,
-    xi: float = DEFAULTS.xi,
-    since: DateLike | None = None,
-    prior: TeamPrior = DEFAULT_PRIOR,
-) -> DixonColesProblem:
-    """The fit's objective on matches with ``since`` ≤ date < ``as_of``, weights exp(−ξ·days)."""
+@dataclass(frozen=True, eq=False)
+class TrainingWindow:
+    """The ξ- and prior-independent part of a fit's problem: the matches with since ≤ date <
+    as_of indexed by team and (home, away) pair. Built once, it serves every ξ of a grid and
+    every prior (:meth:`problem`), so a ξ grid shares the indexing work."""
+
+    teams: tuple[str, ...]
+    newcomers: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    age: np.ndarray  # days before as_of
+    pair_home: np.ndarray
+    pair_away: np.ndarray
+    pair_index: np.ndarray
+    cell: np.ndarray
+    low: np.ndarray
+    one_one: np.ndarray
+    log_factorial: np.ndarray
+    local: np.ndarray
+    hessian_index: np.ndarray
+    as_of: date
+    n_matches: int
+
+    def problem(self, xi: float, prior: TeamPrior) -> DixonColesProblem:
+        """The objective with weights exp(−ξ·days before as_of) and ``prior``."""
+        weight = np.exp(-xi * self.age)
+        n_pairs = len(self.pair_home)
+
+        def per_pair(values: np.ndarray) -> np.ndarray:
+            return np.bincount(self.pair_index, values, n_pairs)
+
+        low, cell = self.low, self.cell
+        prior_attack = _prior_centre(self.newcomers, prior.newcomer_attack)
+        prior_defence = _prior_centre(self.newcomers, prior.newcomer_defence)
+        quadratic, linear = _quadratic_prior(prior.precision, prior_attack, prior_defence)
+        return DixonColesProblem(
+            teams=self.teams,
+            newcomers=tuple(t for t, new in zip(self.teams, self.newcomers, strict=True) if new),
+            pair_home=self.pair_home,
+            pair_away=self.pair_away,
+            w=per_pair(weight),
+            wx=per_pair(weight * self.x),
+            wy=per_pair(weight * self.y),
+            cells=np.bincount(
+                self.pair_index[low] * 3 + cell[low], weight[low], 3 * n_pairs
+            ).reshape(n_pairs, 3),
+            w11=float(weight @ self.one_one),
+            log_factorials=float(weight @ self.log_factorial),
+            prior_attack=prior_attack,
+            prior_defence=prior_defence,
+            quadratic=quadratic,
+            linear=linear,
+            local=self.local,
+            hessian_index=self.hessian_index,
+            prior=prior,
+            xi=xi,
+            as_of=self.as_of,
+            n_matches=self.n_matches,
+        )
+
+
+def training_window(
+    matches: pd.DataFrame | MatchData, as_of: DateLike, since: DateLike | None = None
+) -> TrainingWindow:
+    """Index the matches with ``since`` ≤ date < ``as_of`` (see :class:`TrainingWindow`)."""
     data = as_match_data(matches)
     end = to_day(as_of)
     keep = data.day < end
@@ -462,18 +518,9 @@ def build_problem(
     n, n_kept = len(used), int(keep.sum())
     home, away = inverse[:n_kept], inverse[n_kept:]
     x, y = data.home_goals[keep], data.away_goals[keep]
-    weight = np.exp(-xi * (end - data.day[keep]))
     pair, pair_index = _compress(home * n + away, n * n)
     pair_home, pair_away = pair // n, pair % n
-    n_pairs = len(pair)
     cell = np.where((x <= 1) & (y <= 1), 2 * x + y, 3)  # 0-0 → 0, 0-1 → 1, 1-0 → 2
-    low = cell < 3
-
-    def per_pair(values: np.ndarray) -> np.ndarray:
-        return np.bincount(pair_index, values, n_pairs)
-
-    teams = tuple(data.teams[i] for i in used)
-    newcomers = _newcomers(data.season[keep], home, away, n)
     local = np.stack(
         [
             pair_home,
@@ -486,33 +533,36 @@ def build_problem(
         axis=1,
     )
     size = 2 * n + 2
-    prior_attack = _prior_centre(newcomers, prior.newcomer_attack)
-    prior_defence = _prior_centre(newcomers, prior.newcomer_defence)
-    quadratic, linear = _quadratic_prior(prior.precision, prior_attack, prior_defence)
-    return DixonColesProblem(
-        teams=teams,
-        newcomers=tuple(t for t, new in zip(teams, newcomers, strict=True) if new),
+    return TrainingWindow(
+        teams=tuple(data.teams[i] for i in used),
+        newcomers=_newcomers(data.season[keep], home, away, n),
+        x=x,
+        y=y,
+        age=end - data.day[keep],
         pair_home=pair_home,
         pair_away=pair_away,
-        w=per_pair(weight),
-        wx=per_pair(weight * x),
-        wy=per_pair(weight * y),
-        cells=np.bincount(pair_index[low] * 3 + cell[low], weight[low], 3 * n_pairs).reshape(
-            n_pairs, 3
-        ),
-        w11=float(weight @ ((x == 1) & (y == 1))),
-        log_factorials=float(weight @ (gammaln(x + 1.0) + gammaln(y + 1.0))),
-        prior_attack=prior_attack,
-        prior_defence=prior_defence,
-        quadratic=quadratic,
-        linear=linear,
+        pair_index=pair_index,
+        cell=cell,
+        low=cell < 3,
+        one_one=(x == 1) & (y == 1),
+        log_factorial=gammaln(x + 1.0) + gammaln(y + 1.0),
         local=local,
         hessian_index=(local[:, :, None] * size + local[:, None, :]).ravel(),
-        prior=prior,
-        xi=xi,
         as_of=pd.Timestamp(as_of).date(),
         n_matches=n_kept,
     )
+
+
+def build_problem(
+    matches: pd.DataFrame | MatchData,
+    as_of: DateLike,
+    *,
+    xi: float = DEFAULTS.xi,
+    since: DateLike | None = None,
+    prior: TeamPrior = DEFAULT_PRIOR,
+) -> DixonColesProblem:
+    """The fit's objective on matches with ``since`` ≤ date < ``as_of``, weights exp(−ξ·days)."""
+    return training_window(matches, as_of, since).problem(xi, prior)
 
 
 def _compress(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

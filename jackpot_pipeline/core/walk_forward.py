@@ -53,7 +53,9 @@ from jackpot_pipeline.core.dixon_coles import (
     fit,
     predict,
     single_thread_blas,
+    solve,
     to_day,
+    training_window,
 )
 
 #: ξ with no earlier predictions anywhere to choose from: no decay.
@@ -178,18 +180,44 @@ def walk(
     seasons: Sequence[str] | None = None,
 ) -> WalkResult:
     """:func:`walk_forward` with every fit kept (see :class:`WalkResult`)."""
+    return walk_grid(matches, config, (config.xi,), seasons)[config.xi]
+
+
+@dataclass(eq=False)
+class _Chain:
+    """One ξ's walk in progress: its latest fit, newcomer offsets, rows and fits."""
+
+    params: DixonColesParams | None = None
+    offsets: tuple[tuple[float, float], ...] = ()
+    prior: TeamPrior | None = None
+    rows: list[dict[str, np.ndarray]] = dataclasses.field(default_factory=list)
+    fits: list[BlockFit] = dataclasses.field(default_factory=list)
+
+
+def walk_grid(
+    matches: pd.DataFrame,
+    config: WalkForwardConfig,
+    xis: Sequence[float],
+    seasons: Sequence[str] | None = None,
+) -> dict[float, WalkResult]:
+    """The walk of one league at every ξ of ``xis`` (``config.xi`` ignored), in lockstep.
+
+    Block boundaries and training windows depend on dates only, so each block's matches are
+    indexed once (:func:`~jackpot_pipeline.core.dixon_coles.training_window`) and every ξ's
+    problem is built from that index; each ξ keeps its own warm-start chain and newcomer
+    prior, so the result is exactly that of walking each ξ alone.
+    """
     league = _single_league(matches)
     data = MatchData.from_frame(matches)
     targets = data.seasons if seasons is None else tuple(sorted(seasons))
-    rows: list[pd.DataFrame] = []
-    fits: list[BlockFit] = []
-    params: DixonColesParams | None = None
-    offsets: tuple[tuple[float, float], ...] = ()
+    chains = {xi: _Chain() for xi in xis}
+    teams = np.array(data.teams)
     with single_thread_blas():
         for season in targets:
             index = data.seasons.index(season)
-            offsets = season_offsets(data, params, season, offsets)
-            prior = league_prior(config.prior, offsets)
+            for chain in chains.values():
+                chain.offsets = season_offsets(data, chain.params, season, chain.offsets)
+                chain.prior = league_prior(config.prior, chain.offsets)
             since = window_start(data, season, config.history_seasons)
             in_season = np.flatnonzero(data.season == index)
             start = 0
@@ -201,19 +229,30 @@ def walk(
                 n_train = int(((data.day >= since) & (data.day < as_of)).sum())
                 if n_train < config.min_train_matches:
                     continue
-                params = fit(
-                    data,
-                    np.datetime64(int(as_of), "D"),
-                    xi=config.xi,
-                    since=np.datetime64(int(since), "D"),
-                    prior=prior,
-                    init=params,
+                window = training_window(
+                    data, np.datetime64(int(as_of), "D"), np.datetime64(int(since), "D")
                 )
-                fits.append(BlockFit(league, season, since, params, offsets, params.version))
-                rows.append(_block_frame(data, block, params, league, season))
-    if not rows:
+                home, away = teams[data.home[block]], teams[data.away[block]]
+                for xi, chain in chains.items():
+                    problem = window.problem(xi, chain.prior)
+                    chain.params = solve(problem, problem.theta_from(chain.params))
+                    chain.fits.append(
+                        BlockFit(
+                            league, season, since, chain.params, chain.offsets, chain.params.version
+                        )
+                    )
+                    chain.rows.append(
+                        _block_rows(data, block, home, away, chain.params, league, season)
+                    )
+    return {xi: _result(chain) for xi, chain in chains.items()}
+
+
+def _result(chain: _Chain) -> WalkResult:
+    """A finished chain as predictions (one frame) and fits."""
+    if not chain.rows:
         return WalkResult(pd.DataFrame(columns=list(PREDICTION_COLUMNS)), ())
-    return WalkResult(pd.concat(rows, ignore_index=True), tuple(fits))
+    columns = {c: np.concatenate([r[c] for r in chain.rows]) for c in PREDICTION_COLUMNS}
+    return WalkResult(pd.DataFrame(columns), tuple(chain.fits))
 
 
 def season_offsets(
@@ -292,32 +331,36 @@ def league_prior(default: TeamPrior, offsets: Sequence[tuple[float, float]]) -> 
     return dataclasses.replace(default, newcomer_attack=attack, newcomer_defence=defence)
 
 
-def _block_frame(
-    data: MatchData, block: np.ndarray, params: DixonColesParams, league: str, season: str
-) -> pd.DataFrame:
-    """Prediction rows of one block of matches."""
-    teams = np.array(data.teams)
-    forecast = predict(params, teams[data.home[block]], teams[data.away[block]])
-    return pd.DataFrame(
-        {
-            "match_id": data.match_ids[block],
-            "league": league,
-            "season": season,
-            "match_date": data.day[block].astype("datetime64[D]").astype("datetime64[ns]"),
-            "as_of": pd.Timestamp(params.as_of),
-            "lambda_home": forecast.lambda_home,
-            "lambda_away": forecast.lambda_away,
-            "p_home": forecast.p_home,
-            "p_draw": forecast.p_draw,
-            "p_away": forecast.p_away,
-            "xi": params.xi,
-            "model_version": params.version,
-            "n_train_matches": params.n_matches,
-            "converged": params.converged,
-            "home_fallback": forecast.home_fallback,
-            "away_fallback": forecast.away_fallback,
-        }
-    )
+def _block_rows(
+    data: MatchData,
+    block: np.ndarray,
+    home: np.ndarray,
+    away: np.ndarray,
+    params: DixonColesParams,
+    league: str,
+    season: str,
+) -> dict[str, np.ndarray]:
+    """Prediction columns (:data:`PREDICTION_COLUMNS`) of one block of matches."""
+    forecast = predict(params, home, away)
+    n = len(block)
+    return {
+        "match_id": data.match_ids[block].astype(object),
+        "league": np.full(n, league, dtype=object),
+        "season": np.full(n, season, dtype=object),
+        "match_date": data.day[block].astype("datetime64[D]").astype("datetime64[ns]"),
+        "as_of": np.full(n, np.datetime64(params.as_of, "D").astype("datetime64[ns]")),
+        "lambda_home": forecast.lambda_home,
+        "lambda_away": forecast.lambda_away,
+        "p_home": forecast.p_home,
+        "p_draw": forecast.p_draw,
+        "p_away": forecast.p_away,
+        "xi": np.full(n, params.xi),
+        "model_version": np.full(n, params.version, dtype=object),
+        "n_train_matches": np.full(n, params.n_matches, dtype=np.int64),
+        "converged": np.full(n, params.converged),
+        "home_fallback": forecast.home_fallback,
+        "away_fallback": forecast.away_fallback,
+    }
 
 
 def log_loss_1x2(predictions: pd.DataFrame, matches: pd.DataFrame) -> pd.Series:
@@ -413,7 +456,7 @@ def walk_forward_selected(
     """
     league = _single_league(matches)
     values = sorted({*grid, NO_EVIDENCE_XI})
-    walks = {xi: walk(matches, dataclasses.replace(config, xi=xi)) for xi in values}
+    walks = walk_grid(matches, config, values)
     by_xi = {xi: result.predictions for xi, result in walks.items()}
     scores = season_scores(by_xi, matches, league)
     data = MatchData.from_frame(matches)

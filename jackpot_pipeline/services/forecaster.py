@@ -41,7 +41,14 @@ from jackpot_pipeline.core.prediction_sets import (
     build_prediction_sets,
 )
 from jackpot_pipeline.core.seasons import season_of
-from jackpot_pipeline.core.walk_forward import BlockFit, in_force, next_fit, select_xi
+from jackpot_pipeline.core.walk_forward import (
+    BlockFit,
+    SelectedWalk,
+    data_version,
+    in_force,
+    next_fit,
+    select_xi,
+)
 from jackpot_pipeline.services import model_store
 
 FIT_COLUMNS = (
@@ -84,8 +91,26 @@ def league_walk(con: duckdb.DuckDBPyConnection, league: str, matches: pd.DataFra
         ).fetchall()
         scores = model_store.load_scores(con).query("league == @league")
         return LeagueWalk(tuple(fits), scores, dict(stored), others)
-    walk = model_store.walk_league(matches, others)
+    walk = memory_walk(matches, others)
     return LeagueWalk(walk.fits, walk.scores, {s.season: s.xi for s in walk.selections}, others)
+
+
+#: In-memory walks by their inputs' digest (the walk is deterministic in them).
+_WALKS: dict[str, SelectedWalk] = {}
+MAX_CACHED_WALKS = 16
+
+
+def memory_walk(matches: pd.DataFrame, others: pd.DataFrame) -> SelectedWalk:
+    """``model_store.walk_league`` on ``matches``, remembered per process by input digest."""
+    data = MatchData.from_frame(matches)
+    key = data_version(data, int(data.day.min()), int(data.day.max()) + 1) + str(
+        pd.util.hash_pandas_object(others, index=False).sum()
+    )
+    if key not in _WALKS:
+        if len(_WALKS) >= MAX_CACHED_WALKS:
+            _WALKS.pop(next(iter(_WALKS)))
+        _WALKS[key] = model_store.walk_league(matches, others)
+    return _WALKS[key]
 
 
 def model_at(walk: LeagueWalk, matches: pd.DataFrame, day: date) -> BlockFit:
@@ -109,16 +134,21 @@ def model_at(walk: LeagueWalk, matches: pd.DataFrame, day: date) -> BlockFit:
 def models_for(
     con: duckdb.DuckDBPyConnection, requests: Sequence[tuple[str, date]]
 ) -> dict[tuple[str, date], BlockFit]:
-    """:func:`model_at` for every distinct (league, decision day), one walk per league."""
+    """:func:`model_at` for every distinct (league, decision day). One walk per league, over
+    its matches before the league's latest decision day (a fit depends only on matches before
+    its own as-of date, so this walk holds every refit the earlier days need)."""
     out: dict[tuple[str, date], BlockFit] = {}
-    walks: dict[str, LeagueWalk] = {}
+    days_by_league: dict[str, list[date]] = {}
     for league, day in sorted(set(requests)):
-        matches = league_matches(con, league, day)
-        if matches.empty:
-            raise NoHistory(f"no {league} results before {day} in the warehouse")
-        if league not in walks:
-            walks[league] = league_walk(con, league, matches)
-        out[(league, day)] = model_at(walks[league], matches, day)
+        days_by_league.setdefault(league, []).append(day)
+    for league, days in days_by_league.items():
+        matches = league_matches(con, league, max(days))
+        walk = league_walk(con, league, matches) if not matches.empty else None
+        for day in days:
+            before = matches[matches["match_date"] < pd.Timestamp(day)]
+            if walk is None or before.empty:
+                raise NoHistory(f"no {league} results before {day} in the warehouse")
+            out[(league, day)] = model_at(walk, before, day)
     return out
 
 
