@@ -366,14 +366,17 @@ def fixture_market(
     now: datetime,
     method: str,
 ) -> FixtureMarket:
-    """The coupon's odds when given, else the odds snapshots as known at ``now``, else (a
-    recorded match) football-data's pre-closing line, else none — never a closing price."""
+    """The coupon's odds when given, else the odds snapshots as known at ``now``, else — when
+    ``now`` is on or after the kickoff date (a replay of a past round) — the recorded match's
+    football-data pre-closing line (its snapshot time is not recorded, so a prediction made
+    before the kickoff day never reads it), else none; never a closing price."""
     probs, overround = coupon_market
     if fixture.odds is not None:
         return FixtureMarket(probs, overround, "coupon")
+    replay = now.astimezone(UTC).date() >= fixture_date(fixture.kickoff)
     return (
         snapshot_market(con, fixture, now)
-        or recorded_market(con, fixture, method)
+        or (recorded_market(con, fixture, method) if replay else None)
         or FixtureMarket(probs)
     )
 
@@ -401,7 +404,9 @@ def recorded_market(
     if chosen["source"].iloc[0] is None:
         return None
     probs = chosen[["p_home", "p_draw", "p_away"]].to_numpy(dtype=np.float64)[0]
-    return FixtureMarket(probs, None, f"{chosen['source'].iloc[0]} ({found[0]})")
+    source = str(chosen["source"].iloc[0])
+    data = {"source": source, "match_id": str(found[0]), "probs": [float(p) for p in probs]}
+    return FixtureMarket(probs, None, f"{source} ({found[0]})", data)
 
 
 def snapshot_market(
@@ -591,7 +596,7 @@ def _fixture_flags(
         ("uncalibrated", plan.calibration is None or plan.calibration.is_identity),
         ("default_set_params", plan.set_params_default),
         ("no_market_odds", not has_market),
-        ("market_from_odds_snapshot", plan.market_data is not None),
+        ("market_from_odds_snapshot", (plan.market_source or "").startswith(ODDS_SNAPSHOT)),
         ("league_inferred", plan.league_inferred),
         ("date_only_kickoff", not isinstance(fixture.kickoff, datetime)),
         ("home_team_unseen", bool(forecast.home_fallback[0])),
