@@ -4,16 +4,17 @@ A forecast of a fixture of league L decided on day d (results known strictly bef
 of three pieces, each computed by exactly one function used by the walk-forward, the
 validation, ``jackpot predict`` and the inbox runs alike:
 
-1. **Goal model** (:func:`model_at`): the league's walk-forward model in force on d — the
-   stored refit whose block covers d (``walk_forward.in_force``: same season,
-   as_of ≤ d < as_of + refit days); otherwise the walk's next refit as of d
-   (``walk_forward.next_fit``: same window, league prior, season's ξ, warm-started from the
-   latest refit). A league without a stored walk is walked in memory on its matches before d
-   (``model_store.walk_league``, the modelling asset's own configuration). So a past fixture
-   gets exactly the stored out-of-sample model, a future one the walk's next step.
+1. **Goal model** (:func:`model_at`): the league's walk-forward model for a kickoff on k
+   decided on d ≤ k — the latest refit made by d if its block covers k
+   (``walk_forward.in_force``: same season, as_of ≤ k < as_of + refit days); otherwise the
+   walk's next refit as of k on the results known on d (``walk_forward.next_fit``: same
+   window, league prior, season's ξ, warm-started from the latest refit). A league without a
+   stored walk is walked in memory on its matches before d (``model_store.walk_league``, the
+   modelling asset's own configuration). So a past fixture gets exactly the stored
+   out-of-sample model, a future one the walk's next step.
 2. **Market input** at d: a coupon's own odds, else the latest odds snapshot before d (both
-   in ``jackpot_model``), else for a played match its football-data pre-closing line
-   (``core.decision_market``); never a closing price. Its label is ``market_source``.
+   in ``jackpot_model``), else, replaying a past round, the match's football-data pre-closing
+   line (``core.decision_market``); never a closing price. Its label is ``market_source``.
 3. **Sets** (:func:`deliver`): the raw 1X2 through the season's calibration curve (set A),
    then every set A–G with the season's parameters (``core.prediction_sets``), both fitted
    on earlier seasons only.
@@ -113,42 +114,46 @@ def memory_walk(matches: pd.DataFrame, others: pd.DataFrame) -> SelectedWalk:
     return _WALKS[key]
 
 
-def model_at(walk: LeagueWalk, matches: pd.DataFrame, day: date) -> BlockFit:
-    """The goal model of the league on ``day`` (see the module docstring, piece 1);
-    ``matches``: the league's played matches before ``day``."""
-    season = season_of(day)
-    target = to_day(day)
-    earlier = [f for f in walk.fits if to_day(f.params.as_of) <= target]
-    if not earlier:
-        raise NoHistory(f"no walk-forward model of the league before {day}")
-    last = earlier[-1]
-    if in_force(last, target, season, model_store.WALK_CONFIG.refit_days):
+def model_at(walk: LeagueWalk, matches: pd.DataFrame, day: date, kickoff: date) -> BlockFit:
+    """The goal model of a fixture kicking off on ``kickoff``, decided on ``day`` ≤ kickoff
+    (piece 1); ``matches``: the league's played matches before ``day``.
+
+    Only refits made by ``day`` count. The latest one is used when the walk would still
+    predict a match on the kickoff date with it (same season, within its refit period);
+    otherwise the walk's next refit as of the kickoff date on the matches known on ``day``
+    (what the walk does when the fixture opens a new block and nothing is played before it)."""
+    season = season_of(kickoff)
+    known = [f for f in walk.fits if to_day(f.params.as_of) <= to_day(day)]
+    if not known:
+        raise NoHistory(f"no walk-forward model of the league by {day}")
+    last = known[-1]
+    if in_force(last, to_day(kickoff), season, model_store.WALK_CONFIG.refit_days):
         return last
     xi = walk.xi_by_season.get(season)
     if xi is None:
         xi = select_xi(walk.scores, season, other_scores=walk.other_scores).xi
     data = MatchData.from_frame(matches)
-    return next_fit(data, last, target, season, xi, model_store.WALK_CONFIG)
+    return next_fit(data, last, to_day(kickoff), season, xi, model_store.WALK_CONFIG)
 
 
 def models_for(
-    con: duckdb.DuckDBPyConnection, requests: Sequence[tuple[str, date]]
-) -> dict[tuple[str, date], BlockFit]:
-    """:func:`model_at` for every distinct (league, decision day). One walk per league, over
-    its matches before the league's latest decision day (a fit depends only on matches before
-    its own as-of date, so this walk holds every refit the earlier days need)."""
-    out: dict[tuple[str, date], BlockFit] = {}
-    days_by_league: dict[str, list[date]] = {}
-    for league, day in sorted(set(requests)):
-        days_by_league.setdefault(league, []).append(day)
-    for league, days in days_by_league.items():
-        matches = league_matches(con, league, max(days))
+    con: duckdb.DuckDBPyConnection, requests: Sequence[tuple[str, date, date]]
+) -> dict[tuple[str, date, date], BlockFit]:
+    """:func:`model_at` for every distinct (league, decision day, kickoff date). One walk per
+    league, over its matches before the league's latest decision day (a fit depends only on
+    matches before its own as-of date, so this walk holds every refit the earlier days need)."""
+    out: dict[tuple[str, date, date], BlockFit] = {}
+    by_league: dict[str, list[tuple[date, date]]] = {}
+    for league, day, kickoff in sorted(set(requests)):
+        by_league.setdefault(league, []).append((day, kickoff))
+    for league, days in by_league.items():
+        matches = league_matches(con, league, max(day for day, _ in days))
         walk = league_walk(con, league, matches) if not matches.empty else None
-        for day in days:
+        for day, kickoff in days:
             before = matches[matches["match_date"] < pd.Timestamp(day)]
             if walk is None or before.empty:
                 raise NoHistory(f"no {league} results before {day} in the warehouse")
-            out[(league, day)] = model_at(walk, before, day)
+            out[(league, day, kickoff)] = model_at(walk, before, day, kickoff)
     return out
 
 

@@ -6,12 +6,14 @@
 
    * league: the coupon's, else the league the home team (then the away team) played its last
      match in before kickoff (flag ``league_inferred``);
-   * decision day: the earlier of the kickoff date and the prediction time's date;
+   * decision day: the earlier of the kickoff date and the prediction time's date: only
+     results before it are used;
    * model (:func:`jackpot_pipeline.services.forecaster.models_for`, the one forecaster): the
-     league's walk-forward model in force on the decision day — the stored refit that
-     predicted the walk-forward's matches of that block, or the walk's next refit (same
-     window, league prior, season's ξ, warm start); ``model_id`` is its ``models.model_id``
-     (code version, parameters and training data version);
+     league's walk-forward refit made by the decision day whose block covers the kickoff — the
+     stored refit that predicted the walk-forward's matches of that block — or else the
+     walk's next refit as of the kickoff date (same window, league prior, season's ξ, warm
+     start); ``model_id`` is its ``models.model_id`` (code version, parameters and training
+     data version);
    * calibration curve and set parameters from ``calibration_store.load_calibration`` /
      ``load_set_params`` (league, before = kickoff date); None → identity calibration (flag
      ``uncalibrated``, also for an identity curve) and default ``SetParams()`` (flag
@@ -188,7 +190,13 @@ def plan_jackpot(
     markets = market_probabilities(coupon.fixtures, settings.margin_method)
     located = [locate(con, fixture, now) for fixture in coupon.fixtures]
     try:
-        models = forecaster.models_for(con, [(league, day) for league, _, day in located])
+        models = forecaster.models_for(
+            con,
+            [
+                (league, day, fixture_date(fixture.kickoff))
+                for fixture, (league, _, day) in zip(coupon.fixtures, located, strict=True)
+            ],
+        )
     except forecaster.NoHistory as error:
         raise JackpotError(f"{error}; ingest the league first") from error
     plans = []
@@ -198,7 +206,7 @@ def plan_jackpot(
         market = fixture_market(con, fixture, coupon_market, now, settings.margin_method)
         match_date = fixture_date(fixture.kickoff)
         season = season_of(match_date)
-        block = models[(league, day)]
+        block = models[(league, day, match_date)]
         curve = calibration_loader(con, league, match_date)
         params = set_params_loader(con, league, match_date)
         plans.append(

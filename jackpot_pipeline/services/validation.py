@@ -32,6 +32,7 @@ import pandas as pd
 from jackpot_pipeline.core.calibration import POOLED, CalibrationCurve, apply_calibration
 from jackpot_pipeline.core.calibration import fit_calibration as fit_curve
 from jackpot_pipeline.core.dixon_coles import single_thread_blas
+from jackpot_pipeline.core.metrics import encode_results
 from jackpot_pipeline.core.prediction_sets import (
     MEMBER_NAMES,
     SetInputs,
@@ -45,6 +46,8 @@ from jackpot_pipeline.services import calibration_store as store
 from jackpot_pipeline.services import forecaster, report, warehouse
 from jackpot_pipeline.settings import Settings
 
+#: Poolings of model and market compared, per season, on earlier seasons (nested choice).
+POOLINGS = ("log", "linear")
 #: A ``WarehouseResource.connect``: a short-lived connection as a context manager.
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 #: The columns of ``calibration_curves`` shown in the asset's summary.
@@ -141,47 +144,73 @@ def set_inputs(
     )
 
 
+@dataclass(frozen=True, eq=False)
+class SeasonParams:
+    """Set parameters applied to a season, the training rows' window and the pooling scores
+    (mean log loss of set B on earlier seasons' out-of-sample rows) behind the pooling choice."""
+
+    params: SetParams
+    window: tuple[date | None, date | None, str]
+    pooling_scores: Mapping[str, float]
+
+
 def season_params(
     oos: pd.DataFrame,
     league: str,
     curves: Mapping[tuple[str, str], CalibrationCurve],
     settings: Settings,
-) -> dict[str, tuple[SetParams, dict[str, object]]]:
-    """Set parameters (and their row to store) for every season of ``oos``, each fitted on the
-    played rows of strictly earlier seasons (every league's, or the league's own, per
-    ``PARAMS_SCOPE``), calibrated by their own season's curve.
+) -> dict[str, SeasonParams]:
+    """Set parameters for every season of ``oos``, each fitted on the played rows of strictly
+    earlier seasons (every league's, or the league's own, per ``PARAMS_SCOPE``), calibrated by
+    their own season's curve. Nested choices, from earlier seasons only:
 
-    G is stacked on *out-of-sample* members: its weights for season S are fitted on the A–F
-    forecasts of the rows before S, each built with the parameters of its own season (which
-    never saw it), not on members refitted to those rows."""
-    played = played_before(oos, "\uffff")
+    - pooling (``POOLINGS``): the one whose set B had the lower log loss on the earlier
+      seasons' out-of-sample rows with a market (each built with its own season's
+      parameters); ``store.POOLING`` while fewer than ``min_calibration_samples`` such rows;
+    - G is stacked on *out-of-sample* members: its weights for season S are fitted on the A–F
+      forecasts of the rows before S, each built with the parameters of its own season."""
+    played = oos[oos["result"].isin(["H", "D", "A"])]
     if store.PARAMS_SCOPE != POOLED:
         played = played[played["league"] == league]
     played = played.reset_index(drop=True)
     inputs = set_inputs(played, curves, league)
     y = played["result"].to_numpy()
     seasons = played["season"].to_numpy()
-    members = np.empty((len(MEMBER_NAMES), len(played), 3))
+    members = {p: np.empty((len(MEMBER_NAMES), len(played), 3)) for p in POOLINGS}
+    observed = encode_results(y) if len(y) else np.empty(0, dtype=int)
     out = {}
     for season in sorted(oos["season"].unique()):
         earlier = seasons < season
-        params = fit_set_params(
-            inputs.take(earlier),
-            y[earlier],
-            pooling=store.POOLING,
-            max_market_weight=settings.max_market_weight,
-            min_samples=settings.min_calibration_samples,
-        )
+        fitted = {
+            pooling: fit_set_params(
+                inputs.take(earlier),
+                y[earlier],
+                pooling=pooling,
+                max_market_weight=settings.max_market_weight,
+                min_samples=settings.min_calibration_samples,
+            )
+            for pooling in POOLINGS
+        }
+        scored = earlier & inputs.has_market
+        enough = scored.sum() >= settings.min_calibration_samples
+        scores = {p: _b_log_loss(members[p], scored, observed) for p in POOLINGS} if enough else {}
+        chosen = min(scores, key=scores.get) if scores else store.POOLING
+        params = fitted[chosen]
         if earlier.sum() >= settings.min_calibration_samples:
-            weights = fit_ensemble_weights(members[:, earlier], y[earlier])
+            weights = fit_ensemble_weights(members[chosen][:, earlier], y[earlier])
             params = dataclasses.replace(params, ensemble_weights=weights)
         current = seasons == season
         if current.any():
-            members[:, current] = member_probs(inputs.take(current), params)
-        start, end, span = training_window(played[earlier])
-        scope = POOLED if store.PARAMS_SCOPE == POOLED else league
-        out[season] = (params, store.params_row(params, league, season, scope, start, end, span))
+            for pooling in POOLINGS:
+                members[pooling][:, current] = member_probs(inputs.take(current), fitted[pooling])
+        out[season] = SeasonParams(params, training_window(played[earlier]), scores)
     return out
+
+
+def _b_log_loss(members: np.ndarray, rows: np.ndarray, observed: np.ndarray) -> float:
+    """Mean −log p(observed) of set B (member 1) over ``rows``."""
+    chosen = members[1, rows][np.arange(int(rows.sum())), observed[rows]]
+    return float(-np.mean(np.log(chosen)))
 
 
 def partition_sets(
@@ -298,14 +327,21 @@ def run_prediction_sets(
     oos = load_run_oos(connect, by_league)
     leagues = sorted(oos["league"].unique())
     param_rows, set_rows = [], []
+    shared: dict[str, dict[str, SeasonParams]] = {}  # pooled scopes: the same for every league
+    pooled = store.PARAMS_SCOPE == POOLED and store.CALIBRATION_SCOPE == POOLED
     with single_thread_blas():
         for league, seasons in by_league.items():
             with connect() as con:
                 curves = load_curves_for(con, league, leagues)
-            fitted = season_params(oos[oos["season"] <= seasons[-1]], league, curves, settings)
+            rows = oos[oos["season"] <= seasons[-1]]
+            if not pooled or seasons[-1] not in shared:
+                shared[seasons[-1]] = season_params(rows, league, curves, settings)
+            fitted = shared[seasons[-1]]
             for season in seasons:
-                params, row = fitted[season]
-                row = {**row, "league": league}
+                chosen = fitted[season]
+                params = chosen.params
+                scope = POOLED if store.PARAMS_SCOPE == POOLED else league
+                row = store.params_row(params, league, season, scope, *chosen.window)
                 sets = partition_sets(oos, league, season, curves, params)
                 with writing(connect) as con:
                     store.store_set_params(con, league, season, row)
