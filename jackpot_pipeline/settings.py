@@ -27,7 +27,7 @@ class Settings:
     margin_method: str = "shin"  # multiplicative | additive | power | shin
     # Dixon-Coles
     rho: float = -0.13  # initial dependence parameter
-    xi: float = 0.0065  # time decay per day (half-life ≈ 107 days)
+    xi: float = 0.0065  # ξ/day of a standalone fit; the pipeline selects ξ per league and season
     home_advantage: float = 0.35  # initial log-rate home advantage
     max_goals: int = 10  # score grid bound (0..max_goals); truncated mass is reported
     # Blending and calibration

@@ -14,18 +14,22 @@ Tables (DDL in :mod:`services.schema`; each (league, season) is replaced in one 
     The ``SetParams`` fitted for a league × season on earlier seasons only (JSON plus the
     headline numbers), with the pooling kind and the training window.
 ``prediction_sets``
-    One row per match × set A–G: p_home, p_draw, p_away strictly inside (0, 1) and summing to 1
-    within 1e-9 (CHECK constraints), entropy in nats and ``fell_back_to_a``.
+    One row per match × set A–G *as delivered* by the forecaster: p_home, p_draw, p_away
+    strictly inside (0, 1) and summing to 1 within 1e-9 (CHECK constraints), entropy in nats,
+    ``fell_back_to_a``, the decision instant ``decision_at`` (the model's as-of date), the
+    ``market_source`` used (football-data pre-closing line; NULL without one) and its
+    margin-free ``market_home/draw/away``.
 ``validation_results``
     Metrics of one forecast on one sample: ``league`` is a league code or "pooled", ``season``
     a season or a window such as "2015-16..2024-25"; ``forecast`` a set A–G, a reference
     (``dixon_coles_uncalibrated``, ``market``, ``base_rate``) or an alternative design
     (``A|calibration=league``, ``B|pooling=linear``, …) used to justify the choices below.
 
-The validated choices (numbers in ``benchmarks/validation.py`` and the pooled report):
-calibration curves fitted on every league's earlier out-of-sample rows (``CALIBRATION_SCOPE``),
-prediction-set parameters fitted on every league's earlier rows (``PARAMS_SCOPE``) and
-logarithmic pooling of model and market (``POOLING``).
+The design (numbers in ``benchmarks/validation.py`` and the pooled report): calibration
+curves fitted on every league's earlier out-of-sample rows (``CALIBRATION_SCOPE``),
+prediction-set parameters fitted on every league's earlier rows (``PARAMS_SCOPE``); the
+pooling of model and market is chosen per season from earlier seasons
+(``validation.season_params``), ``POOLING`` only while there is too little history.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ from jackpot_pipeline.settings import Settings
 CALIBRATION_SCOPE = POOLED
 #: Training scope of the prediction-set parameters: every league's earlier rows.
 PARAMS_SCOPE = POOLED
-#: How model and market are pooled in sets B, C and E.
+#: Pooling of model and market in sets B, C and E while earlier seasons are too few to choose.
 POOLING: Pooling = "log"
 
 

@@ -492,15 +492,13 @@ def pooled_sections(rows: pd.DataFrame, alternatives: Forecasts | None = None) -
 
 
 def choice_summary() -> str:
-    """The chosen design and why (the numbers follow in ``choice_statements``)."""
+    """The design and how its choices are made (the numbers follow in ``choice_statements``)."""
     return (
-        f"Chosen: calibration curves fitted on every league's earlier rows "
-        f"({store.CALIBRATION_SCOPE}), set parameters fitted on every league's earlier rows "
-        f"({store.PARAMS_SCOPE}), {store.POOLING} pooling of model and market. Walk-forward, "
-        "pooled curves beat per-league curves on log loss and RPS (a league's own history is "
-        "too short for six isotonic maps), logarithmic pooling gives B and C a lower RPS than "
-        "linear pooling at a log loss within noise, and pooled parameters are at least as "
-        "good as per-league ones."
+        f"Calibration curves fitted on every league's earlier rows ({store.CALIBRATION_SCOPE}), "
+        f"set parameters fitted on every league's earlier rows ({store.PARAMS_SCOPE}); pooling "
+        "of model and market chosen per season from the earlier seasons' out-of-sample log "
+        "loss of set B (log vs linear), ξ per league and season from the two earlier seasons. "
+        "The alternatives below are the same walk-forward with the other variant throughout."
     )
 
 

@@ -5,8 +5,10 @@ everything is *applied to*), fitting only on the out-of-sample rows of seasons s
 
 - ``partition_curves``: isotonic curves pooled over every league (applied) and the league's own
   (stored for comparison), with the training window;
-- ``partition_params`` + ``partition_sets``: set parameters fitted on every league's earlier
-  rows (each calibrated by its own season's stored curve), then sets A–G for every match of S;
+- ``season_params`` + ``partition_sets``: set parameters fitted on every league's earlier
+  rows (each calibrated by its own season's stored curve; pooling chosen and G stacked on
+  the earlier seasons' out-of-sample forecasts), then sets A–G for every match of S as the
+  forecaster delivers them (``forecaster.deliver``, market input = pre-closing line);
 - ``validate_run`` / ``validate_pooled``: metrics of the sets, the uncalibrated model, the
   market and a base rate, stored in ``validation_results``, with the reliability diagram and
   the report text.
