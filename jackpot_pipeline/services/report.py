@@ -726,6 +726,8 @@ def comparison_text(report: Mapping[str, object]) -> str:
         "",
         formatted(comparison_table(report["pooled"])).to_string(),
         "",
+        f"market = {LABELS[MARKET]}; closing_market = {LABELS[CLOSING]}; "
+        "_dec / _close: against each.",
         report["note"],
         "",
     ]
