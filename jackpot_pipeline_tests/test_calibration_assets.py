@@ -37,7 +37,7 @@ from jackpot_pipeline.defs.modelling.assets import dixon_coles
 from jackpot_pipeline.defs.partitions import partition_key
 from jackpot_pipeline.defs.resources import FootballDataSource, WarehouseResource
 from jackpot_pipeline.services import calibration_store as store
-from jackpot_pipeline.services import report, warehouse
+from jackpot_pipeline.services import report, validation, warehouse
 from jackpot_pipeline.services.ingestion import IngestRequest, ingest
 from jackpot_pipeline.settings import DATA_DIR
 
@@ -275,7 +275,7 @@ def test_load_calibration_and_set_params_pick_the_latest_window_before_kickoff(
             "SELECT params FROM prediction_set_params WHERE league = 'SP1' AND season = '2015-16'"
         ).fetchone()[0]
         assert params == store.params_from_dict(json.loads(stored))
-        assert params.pooling == store.POOLING
+        assert params.pooling in validation.POOLINGS  # chosen from the earlier seasons
         assert store.load_set_params(con, "SP1", date(2010, 1, 1)) is None
     finally:
         con.close()
@@ -348,7 +348,9 @@ def test_set_a_is_the_model_mapped_by_the_stored_curve_of_its_season(built: Slic
     np.testing.assert_allclose(sets[["p_home", "p_draw", "p_away"]], expected, atol=2e-6)
     params = built.query("SELECT * FROM prediction_set_params ORDER BY league, season")
     assert len(params) == len(LEAGUES) * len(SEASONS)
-    assert (params["pooling"] == store.POOLING).all()
+    # Pooling is chosen per season from earlier seasons; without any, the default.
+    assert params["pooling"].isin(validation.POOLINGS).all()
+    assert (params.loc[params["season"] == SEASONS[0], "pooling"] == store.POOLING).all()
     assert (params["model_weight"] >= 0.3 - 1e-9).all()  # market weight capped at 0.7
     oos = oos_frame(built)
     for row in params[params["season"] > SEASONS[0]].itertuples():
