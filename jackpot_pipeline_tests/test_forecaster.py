@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from jackpot_pipeline.core.dixon_coles import predict
-from jackpot_pipeline.services import model_store, validation, warehouse
+from jackpot_pipeline.services import model_store, report, validation, warehouse
 from jackpot_pipeline.services.jackpots import predict_coupon
 from jackpot_pipeline.settings import Settings
 from jackpot_pipeline_tests.test_jackpots import (
@@ -166,3 +166,35 @@ def test_without_a_stored_walk_the_forecaster_walks_the_league_the_same_way(
     ours = rows[["prob_home", "prob_draw", "prob_away"]].to_numpy()
     theirs = rows[["stored_home", "stored_draw", "stored_away"]].to_numpy()
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
+
+
+def test_report_scores_every_forecast_on_the_same_matches_with_intervals(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """``jackpot report --json``'s numbers: the stored set rows and both markets on the same
+    matches; each paired difference is the difference of the means, inside its interval."""
+    result = report.comparison(con)
+    pooled = result["pooled"]
+    stored = con.execute(
+        "SELECT s.match_id, s.set_name, s.p_home, s.p_draw, s.p_away, m.result "
+        "FROM prediction_sets s JOIN matches m USING (match_id) "
+        "WHERE s.market_source IS NOT NULL AND m.result IS NOT NULL AND s.season <= '2024-25'"
+    ).df()
+    n = stored["match_id"].nunique()
+    assert result["n"] == pooled["n"] == n > 2000
+    metrics = pooled["metrics"]
+    for name in SET_NAMES:
+        rows = stored[stored["set_name"] == name]
+        probs = rows[["p_home", "p_draw", "p_away"]].to_numpy()
+        observed = np.eye(3)[["HDA".index(r) for r in rows["result"]]]
+        cumulative = np.cumsum(probs - observed, axis=1)[:, :2]
+        assert metrics[name]["n"] == n
+        assert metrics[name]["rps"] == pytest.approx((cumulative**2).sum(axis=1).mean() / 2)
+        for reference in ("market", "closing_market"):
+            diff = pooled["vs"][name][reference]["rps"]
+            assert diff["low"] <= diff["mean"] <= diff["high"]
+            if metrics[reference]["n"] == n:
+                expected = metrics[name]["rps"] - metrics[reference]["rps"]
+                assert diff["mean"] == pytest.approx(expected, abs=1e-12)
+    assert set(result["leagues"]) == set(LEAGUES)
+    assert sum(sample["n"] for sample in result["leagues"].values()) == n

@@ -658,9 +658,14 @@ def reductions(forecasts: Forecasts) -> dict[str, str]:
 def comparison(con: duckdb.DuckDBPyConnection, bins: int = DEFAULT_BINS) -> dict[str, object]:
     """The report of the stored out-of-sample rows of the evaluation window: pooled over the
     leagues and per league (``sample_comparison`` each), with the protocol."""
+    empty = {"window": REPORT_WINDOW, "n": 0, "pooled": None, "leagues": {}}
+    if not warehouse.table_exists(con, "prediction_sets") or "market_source" not in (
+        warehouse.table_columns(con, "prediction_sets")
+    ):
+        return empty  # nothing delivered yet (or a warehouse from before migration 2)
     forecasts = load_forecasts(con, list(LEAGUE_CODES), list(REPORT_SEASONS))
     if forecasts.matches.empty:
-        return {"window": REPORT_WINDOW, "n": 0, "pooled": None, "leagues": {}}
+        return empty
     leagues = {
         league: sample_comparison(
             forecasts.take((forecasts.matches["league"] == league).to_numpy()), bins
@@ -719,7 +724,10 @@ def comparison_table(sample: Mapping[str, object]) -> pd.DataFrame:
 def comparison_text(report: Mapping[str, object]) -> str:
     """The comparison for the terminal: pooled table, per-league RPS differences, protocol."""
     if report["pooled"] is None:
-        return f"No stored out-of-sample prediction sets for {report['window']}."
+        return (
+            f"No stored out-of-sample prediction sets for {report['window']}: run "
+            "`jackpot run` first."
+        )
     lines = [
         f"Out-of-sample {report['window']}, {report['n']:,} matches pooled "
         f"({len(report['leagues'])} leagues); Δ = set − market, 95 % block-bootstrap interval",
