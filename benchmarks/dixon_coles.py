@@ -7,11 +7,14 @@ alternating blocks of REPEATS so that load from elsewhere hits both alike. Both 
 likelihood (no prior: ``NO_PRIOR``); NLLs are time-weighted negative log-likelihoods at each
 optimum.
 The walk-forward covers every shipped league-season (data loading excluded), first at the
-settings' ξ, then with ξ selected per season from the grid (every grid ξ walked forward).
+settings' ξ, then with ξ selected per season from the grid (every grid ξ walked forward in
+lockstep). ``xi_grid_*`` compares, on E0, walking the grid ξ by ξ (the reference, measured
+in the same run) with the lockstep walk that indexes each block once for every ξ.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 from collections.abc import Callable
@@ -22,7 +25,16 @@ from penaltyblog.models import DixonColesGoalModel, dixon_coles_weights
 
 from jackpot_pipeline.core import dixon_coles as dc
 from jackpot_pipeline.core.football_data import parse_football_data
-from jackpot_pipeline.core.walk_forward import log_loss_1x2, walk_forward, walk_forward_selected
+from jackpot_pipeline.core.walk_forward import (
+    NO_EVIDENCE_XI,
+    XI_GRID,
+    WalkForwardConfig,
+    log_loss_1x2,
+    walk,
+    walk_forward,
+    walk_forward_selected,
+    walk_grid,
+)
 from jackpot_pipeline.settings import Settings
 
 REPEATS = 9
@@ -94,12 +106,18 @@ def compare_fits(label: str, matches: pd.DataFrame, xi: float) -> tuple[float, f
 
 
 def walk_forward_all(leagues: dict[str, pd.DataFrame]) -> None:
-    """Time the walk-forward of every league-season at the settings' ξ and with ξ selection."""
+    """Time the walk-forward of every league-season at the settings' ξ and with ξ selection
+    (every grid ξ walked in lockstep, sharing each block's indexing: ``walk_grid``)."""
     start = time.perf_counter()
-    fixed = {league: walk_forward(matches) for league, matches in leagues.items()}
+    fixed = {
+        league: walk_forward(matches, WalkForwardConfig(xi=XI))
+        for league, matches in leagues.items()
+    }
     print(f"walkforward_all_s: {time.perf_counter() - start:.2f}")
     start = time.perf_counter()
-    selected = {league: walk_forward_selected(matches)[0] for league, matches in leagues.items()}
+    selected = {
+        league: walk_forward_selected(matches).predictions for league, matches in leagues.items()
+    }
     print(f"walkforward_xi_selection_all_s: {time.perf_counter() - start:.2f}")
     for name, runs in (("fixed_xi", fixed), ("selected_xi", selected)):
         # Same matches in both: seasons after each league's first (where ξ can be selected).
@@ -109,6 +127,24 @@ def walk_forward_all(leagues: dict[str, pd.DataFrame]) -> None:
         ]
         print(f"walkforward_logloss_1x2_{name}: {pd.concat(losses).mean():.5f}")
     print(f"walkforward_predicted_matches: {sum(len(frame) for frame in fixed.values())}")
+
+
+def xi_grid_sharing(matches: pd.DataFrame) -> None:
+    """The ξ grid of one league walked ξ by ξ (reference) and in lockstep with shared
+    indexing; both must give identical predictions."""
+    grid = sorted({*XI_GRID, NO_EVIDENCE_XI})
+    config = WalkForwardConfig()
+    start = time.perf_counter()
+    separate = {xi: walk(matches, dataclasses.replace(config, xi=xi)) for xi in grid}
+    reference = time.perf_counter() - start
+    start = time.perf_counter()
+    shared = walk_grid(matches, config, grid)
+    lockstep = time.perf_counter() - start
+    identical = all(separate[xi].predictions.equals(shared[xi].predictions) for xi in grid)
+    print(f"xi_grid_separate_walks_s_E0: {reference:.2f}")
+    print(f"xi_grid_shared_walk_s_E0: {lockstep:.2f}")
+    print(f"xi_grid_speedup_E0: {reference / lockstep:.2f}")
+    print(f"xi_grid_identical_predictions: {identical}")
 
 
 def main() -> None:
@@ -124,6 +160,7 @@ def main() -> None:
         leagues = {league: load(league, names) for league, names in seasons.items()}
         print(f"league_seasons: {sum(len(names) for names in seasons.values())}")
         print(f"load_all_s: {time.perf_counter() - start:.2f}")
+        xi_grid_sharing(leagues["E0"])
         walk_forward_all(leagues)
 
 

@@ -1,16 +1,19 @@
-"""Validation benchmark: the pooled walk-forward figures of 2015-16 … 2024-25 (the enabled leagues).
+"""Validation benchmark: the pooled out-of-sample table of 2015-16 … 2024-25 (the enabled leagues)
+FROM THE STORED ROWS.
 
 Run: ``uv run python benchmarks/validation.py [WAREHOUSE]`` (default: the settings' warehouse,
-opened read-only; it needs ``oos_predictions`` and ``matches``, i.e. after ``jackpot run``).
-Prints ``name: value`` lines. Everything is rebuilt in memory from the out-of-sample Dixon-Coles
-predictions with the core functions the assets use (curves and set parameters of season S fitted
-on seasons < S only), so it does not need the calibration assets to be materialized:
+opened read-only; it needs ``prediction_sets``, ``oos_predictions``, ``matches`` and
+``match_odds``, i.e. after ``jackpot run``). Nothing is refitted: the sets are the stored rows as
+delivered (``prediction_sets``), scored by ``services.report.comparison`` — the function behind
+``jackpot report --json``. Prints ``name: value`` lines:
 
-- ``<metric>.<forecast>``: RPS, log loss, Brier, accuracy and ECE per outcome of sets A–G (the
-  chosen design), the uncalibrated Dixon-Coles model, the closing market and the base rate;
-- ``choice.<what>.<set>``: the design alternatives, with the mean per-match difference of log
-  loss and RPS (chosen − alternative) and its standard error (paired over matches);
-- ``target.*``: the three targets.
+- ``n``, ``<metric>.<forecast>``: RPS, log loss, Brier and ECE per outcome of sets A–G, the
+  uncalibrated Dixon-Coles model, the decision-time (pre-closing) and the closing market and
+  the base rate, all on the same matches;
+- ``diff_<metric>.<set>.<market|closing_market>``: mean paired difference set − market with
+  its 95 % week-block bootstrap interval;
+- ``reduces_to.<set>``: sets whose forecasts equal another's;
+- ``seconds.report``: time to score the stored rows (bootstrap included).
 """
 
 from __future__ import annotations
@@ -20,117 +23,49 @@ import time
 from pathlib import Path
 
 import duckdb
-import numpy as np
 
-from jackpot_pipeline.core.calibration import apply_walk_forward, fit_walk_forward_curves
-from jackpot_pipeline.core.dixon_coles import single_thread_blas
-from jackpot_pipeline.core.metrics import OUTCOMES, encode_results, evaluate
-from jackpot_pipeline.core.prediction_sets import (
-    SetInputs,
-    build_walk_forward_sets,
-    fit_walk_forward_params,
-)
-from jackpot_pipeline.services import calibration_store as store
-from jackpot_pipeline.services import report, validation
+from jackpot_pipeline.core.metrics import OUTCOMES
+from jackpot_pipeline.services import report
 from jackpot_pipeline.settings import Settings
-
-CHOICES = (
-    ("calibration_scope", "A", "A|calibration=pooled", "A|calibration=league"),
-    *(
-        ("pooling", name, f"{name}|pooling=log", f"{name}|pooling=linear")
-        for name in ("B", "C", "E", "F", "G")
-    ),
-    *(
-        ("params_scope", name, f"{name}|pooling=log", f"{name}|params=league")
-        for name in ("B", "E", "F", "G")
-    ),
-)
 
 
 def main(path: Path) -> None:
-    settings = Settings.from_env()
     con = duckdb.connect(str(path), read_only=True)
+    started = time.perf_counter()
     try:
-        oos = store.load_oos(con, report.REPORT_SEASONS[-1])
-        counts = store.outcome_counts(con)
+        result = report.comparison(con, Settings.from_env().calibration_bins)
     finally:
         con.close()
-    started = time.perf_counter()
-    with single_thread_blas():
-        played = oos[oos["result"].isin(["H", "D", "A"])].reset_index(drop=True)
-        frame = played.rename(columns={"match_date": "date"})
-        curves = fit_walk_forward_curves(
-            frame,
-            "season",
-            scope=store.CALIBRATION_SCOPE,
-            min_samples=settings.min_calibration_samples,
-            n_bins=settings.calibration_bins,
-        )
-        model = apply_walk_forward(frame, curves, "season", scope=store.CALIBRATION_SCOPE)
-        inputs = SetInputs(
-            model, store.probs_of(played, store.MARKET_COLUMNS), played["league"].to_numpy()
-        )
-        y_all, periods = played["result"].to_numpy(), played["season"].to_numpy()
-        params = fit_walk_forward_params(
-            inputs,
-            y_all,
-            periods,
-            pooling=store.POOLING,
-            max_market_weight=settings.max_market_weight,
-            min_samples=settings.min_calibration_samples,
-        )
-        sets = build_walk_forward_sets(inputs, periods, params)
-        alternatives = validation.design_alternatives(oos, settings)
     seconds = time.perf_counter() - started
-    window = np.isin(periods, report.REPORT_SEASONS)
-    sample = played[window].reset_index(drop=True)
-    forecasts = {name: built.probs[window] for name, built in sets.items()}
-    forecasts[report.DIXON_COLES] = store.probs_of(sample)
-    forecasts[report.MARKET] = store.probs_of(sample, store.MARKET_COLUMNS)
-    forecasts[report.BASE_RATE] = report.base_rates(counts, sample)
-    assert alternatives.matches["match_id"].tolist() == sample["match_id"].tolist()
-    y = encode_results(sample["result"].to_numpy())
-    print(f"window: {report.REPORT_WINDOW}")
-    print(f"matches: {len(sample)}")
-    print(f"leagues: {sample['league'].nunique()}")
-    print(f"seconds.walk_forward_fits: {seconds:.1f}")
-    print(
-        f"design: calibration={store.CALIBRATION_SCOPE} params={store.PARAMS_SCOPE} "
-        f"pooling={store.POOLING}"
-    )
-    reports = {}
-    for name, probs in forecasts.items():
-        rows = np.isfinite(probs).all(axis=1)
-        reports[name] = evaluate(probs[rows], y[rows], settings.calibration_bins)
-        r = reports[name]
-        print(f"n.{name}: {r.n_matches}")
-        print(f"rps.{name}: {r.rps:.5f}")
-        print(f"log_loss.{name}: {r.log_loss:.5f}")
-        print(f"brier.{name}: {r.brier:.5f}")
-        print(f"accuracy.{name}: {r.accuracy:.4f}")
-        for outcome, ece in zip(OUTCOMES, r.ece, strict=True):
-            print(f"ece_{outcome}.{name}: {ece:.4f}")
-    market = reports[report.MARKET].rps
-    for name in report.SET_NAMES:
-        print(f"rps_vs_market_pct.{name}: {100 * (reports[name].rps / market - 1):+.3f}")
-    for what, name, chosen, other in CHOICES:
-        ll_a, rps_a = report.per_match_scores(alternatives.probs[chosen], y)
-        ll_b, rps_b = report.per_match_scores(alternatives.probs[other], y)
-        for label, a, b in (("log_loss", ll_a, ll_b), ("rps", rps_a, rps_b)):
-            diff = a - b
-            se = diff.std(ddof=1) / np.sqrt(len(diff))
-            print(
-                f"choice.{what}.{name}.{label}: {a.mean():.5f} ({chosen}) vs {b.mean():.5f} "
-                f"({other}), diff {diff.mean():+.6f} ± {se:.6f}"
-            )
-    a = reports["A"]
-    best_blended = min(report.BLENDED_SETS, key=lambda n: reports[n].rps)
-    print(f"target.a_rps_gap_pct: {100 * (a.rps / market - 1):+.2f} (target ≤ +1.50)")
-    print(
-        f"target.best_blended_rps_minus_market: {best_blended} "
-        f"{reports[best_blended].rps - market:+.2e} (target ≤ 0)"
-    )
-    print(f"target.a_max_ece: {max(a.ece):.4f} (target < 0.01)")
+    pooled = result["pooled"]
+    print(f"window: {result['window']}")
+    print(f"n: {result['n']}")
+    if pooled is None:
+        print("no stored prediction sets: run `jackpot run` first")
+        return
+    for name, metrics in pooled["metrics"].items():
+        print(f"n.{name}: {metrics['n']}")
+        for metric in ("rps", "log_loss", "brier"):
+            print(f"{metric}.{name}: {metrics[metric]:.5f}")
+        for outcome in OUTCOMES:
+            print(f"ece_{outcome}.{name}: {metrics[f'ece_{outcome}']:.4f}")
+    for name, references in pooled["vs"].items():
+        for reference, by_metric in references.items():
+            for metric, d in by_metric.items():
+                print(
+                    f"diff_{metric}.{name}.{reference}: {d['mean']:+.5f} "
+                    f"[{d['low']:+.5f}, {d['high']:+.5f}] (n {d['n']}, {d['n_blocks']} weeks)"
+                )
+    for name, other in pooled["reduces_to"].items():
+        print(f"reduces_to.{name}: {other}")
+    market = pooled["metrics"][report.MARKET]["rps"]
+    closing = pooled["metrics"][report.CLOSING]["rps"]
+    a = pooled["metrics"]["A"]["rps"]
+    print(f"rps_gap_pct.A.market: {100 * (a / market - 1):+.2f}")
+    print(f"rps_gap_pct.A.closing_market: {100 * (a / closing - 1):+.2f}")
+    print(f"seconds.report: {seconds:.1f}")
+    print()
+    print(report.formatted(report.comparison_table(pooled)).to_string())
 
 
 if __name__ == "__main__":

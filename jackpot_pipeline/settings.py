@@ -37,7 +37,7 @@ class Settings:
     margin_method: str = "shin"  # multiplicative | additive | power | shin
     jackpots_dir: Path | None = None  # inbox/processed/rejected/out; None: <data_dir>/jackpots
     # Dixon-Coles (ρ and the home advantage are maximum-likelihood estimates: no setting)
-    xi: float = 0.0065  # time decay per day (half-life ≈ 107 days)
+    xi: float = 0.0065  # ξ/day of a standalone fit; the pipeline selects ξ per league and season
     max_goals: int = 10  # score grid bound (0..max_goals); truncated mass is reported
     # Blending and calibration
     blend_alpha: float = 0.6  # model weight of set B until enough rows with odds to fit it

@@ -26,6 +26,7 @@ from jackpot_pipeline.core.calibration import (
     apply_calibration,
     fit_walk_forward_curves,
 )
+from jackpot_pipeline.core.margins import remove_margin
 from jackpot_pipeline.core.prediction_sets import (
     PREDICTION_SETS,
     SetInputs,
@@ -40,14 +41,14 @@ from jackpot_pipeline.defs.resources import (
     WarehouseResource,
 )
 from jackpot_pipeline.services import calibration_store as store
-from jackpot_pipeline.services import report, warehouse
+from jackpot_pipeline.services import report, validation, warehouse
 from jackpot_pipeline.services.ingestion import IngestRequest, ingest
 from jackpot_pipeline.settings import DATA_DIR
 
 LEAGUES = ("E0", "SP1")
 SEASONS = ("2012-13", "2013-14", "2014-15", "2015-16")
 PARTITIONED = ["calibration_curves", "prediction_set_params", "prediction_sets"]
-NO_ODDS = 5  # La Liga 2015-16 matches whose odds are removed
+NO_ODDS = 5  # La Liga 2015-16 matches whose pre-closing (decision-time) odds are removed
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
@@ -121,9 +122,9 @@ def build_slice(root: Path) -> Path:
     con = warehouse.connect(db)
     try:
         con.execute(
-            "UPDATE matches SET prob_home_market = NULL, prob_draw_market = NULL, "
-            "prob_away_market = NULL WHERE match_id IN (SELECT match_id FROM matches "
-            "WHERE league = 'SP1' AND season = '2015-16' ORDER BY match_id LIMIT ?)",
+            "DELETE FROM match_odds WHERE market = '1X2' AND phase = 'opening' AND match_id IN "
+            "(SELECT match_id FROM matches WHERE league = 'SP1' AND season = '2015-16' "
+            "ORDER BY match_id LIMIT ?)",
             [NO_ODDS],
         )
     finally:
@@ -279,7 +280,7 @@ def test_load_calibration_and_set_params_pick_the_latest_window_before_kickoff(
             "SELECT params FROM prediction_set_params WHERE league = 'SP1' AND season = '2015-16'"
         ).fetchone()[0]
         assert params == store.params_from_dict(json.loads(stored))
-        assert params.pooling == store.POOLING
+        assert params.pooling in validation.POOLINGS  # chosen from the earlier seasons
         assert store.load_set_params(con, "SP1", date(2010, 1, 1)) is None
     finally:
         con.close()
@@ -352,7 +353,9 @@ def test_set_a_is_the_model_mapped_by_the_stored_curve_of_its_season(built: Slic
     np.testing.assert_allclose(sets[["p_home", "p_draw", "p_away"]], expected, atol=2e-6)
     params = built.query("SELECT * FROM prediction_set_params ORDER BY league, season")
     assert len(params) == len(LEAGUES) * len(SEASONS)
-    assert (params["pooling"] == store.POOLING).all()
+    # Pooling is chosen per season from earlier seasons; without any, the default.
+    assert params["pooling"].isin(validation.POOLINGS).all()
+    assert (params.loc[params["season"] == SEASONS[0], "pooling"] == store.POOLING).all()
     assert (params["model_weight"] >= 0.3 - 1e-9).all()  # market weight capped at 0.7
     oos = oos_frame(built)
     for row in params[params["season"] > SEASONS[0]].itertuples():
@@ -404,14 +407,25 @@ def test_stored_validation_metrics_match_an_independent_recomputation(
     built: Slice, league: str, season: str, forecast: str
 ) -> None:
     matches = built.query(
-        "SELECT o.match_id, m.result, o.p_home, o.p_draw, o.p_away, m.prob_home_market, "
-        "m.prob_draw_market, m.prob_away_market FROM oos_predictions o JOIN matches m "
-        "USING (match_id) WHERE o.league = ? AND o.season = ? ORDER BY match_id",
+        "SELECT o.match_id, m.result, o.p_home, o.p_draw, o.p_away FROM oos_predictions o "
+        "JOIN matches m USING (match_id) WHERE o.league = ? AND o.season = ? ORDER BY match_id",
         [league, season],
     )
+    # The scored sample: matches with a pre-closing line (Pinnacle first), read from the raw
+    # prices and freed of margin by Shin here.
+    prices = built.query(
+        "SELECT match_id, bookmaker, outcome, price FROM match_odds WHERE market = '1X2' "
+        "AND phase = 'opening' AND bookmaker IN ('pinnacle', 'market_avg', 'bet365')"
+    ).pivot_table(index=["match_id", "bookmaker"], columns="outcome", values="price")
+    line = {}
+    books = set(prices.index.get_level_values("bookmaker"))
+    for book in [b for b in ("bet365", "market_avg", "pinnacle") if b in books]:
+        block = prices.xs(book, level="bookmaker")[["home", "draw", "away"]].dropna()
+        line.update({m: row for m, row in zip(block.index, block.to_numpy(), strict=True)})
+    matches = matches[matches["match_id"].isin(line)].reset_index(drop=True)
     if forecast == "market":
-        matches = matches.dropna(subset=["prob_home_market"])
-        probs = matches[["prob_home_market", "prob_draw_market", "prob_away_market"]].to_numpy()
+        odds = np.array([line[m] for m in matches["match_id"]])
+        probs = remove_margin(odds, "shin").probabilities
     elif forecast == "dixon_coles_uncalibrated":
         probs = matches[["p_home", "p_draw", "p_away"]].to_numpy()
     elif forecast == "base_rate":
@@ -426,6 +440,7 @@ def test_stored_validation_metrics_match_an_independent_recomputation(
             "WHERE league = ? AND season = ? AND set_name = ? ORDER BY match_id",
             [league, season, forecast],
         )
+        sets = sets[sets["match_id"].isin(line)]
         assert sets["match_id"].tolist() == matches["match_id"].tolist()
         probs = sets[["p_home", "p_draw", "p_away"]].to_numpy()
     stored = built.query(
@@ -458,8 +473,14 @@ def test_every_partition_has_every_forecast_and_its_own_report(built: Slice) -> 
     its stored rows; no image copies in partition metadata."""
     rows = built.query(
         "SELECT league, season, count(*) AS n FROM validation_results "
-        "WHERE league <> 'pooled' AND season NOT LIKE '%..%' GROUP BY ALL"
+        "WHERE league <> 'pooled' AND season NOT LIKE '%..%' AND forecast <> 'closing_market' "
+        "GROUP BY ALL"
     )
+    # The closing benchmark is scored where the files have closing prices.
+    closing = built.query(
+        "SELECT DISTINCT league, season FROM validation_results WHERE forecast = 'closing_market'"
+    )
+    assert len(closing) > 0
     expected = len(PREDICTION_SETS) + 3
     first = rows["season"] == SEASONS[0]  # no earlier season: no base rate
     assert (rows.loc[~first, "n"] == expected).all() and (
@@ -550,7 +571,7 @@ def test_pooled_report_names_the_best_set_and_stores_the_pooled_rows(built: Slic
     (event,) = built.pooled.asset_materializations_for_node("validation_report_pooled")
     text = event.metadata["report"].value
     assert "Best set by RPS" in text and "Best set by log loss" in text
-    assert "closing market" in text and "data:image/png;base64," in text
+    assert "decision-time market" in text and "data:image/png;base64," in text
     assert "Design choices" in text
     png = Path(event.metadata["reliability_diagram"].value)
     assert png.is_relative_to(built.root) and png.exists()
@@ -568,7 +589,8 @@ def test_pooled_report_names_the_best_set_and_stores_the_pooled_rows(built: Slic
     n = built.query("SELECT count(*) AS n FROM oos_predictions WHERE season = '2015-16'")["n"].iloc[
         0
     ]
-    assert pooled.loc["A", "n"] == n
+    assert pooled.loc["A", "n"] == n - NO_ODDS  # every forecast on the matches with a line
+    assert pooled.loc["market", "n"] == n - NO_ODDS
     sets = pooled.loc[list(PREDICTION_SETS)]
     best = sets["rps"].idxmin()
     con = duckdb.connect(str(built.db), read_only=True)

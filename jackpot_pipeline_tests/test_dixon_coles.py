@@ -426,3 +426,21 @@ def test_grid_outside_rho_region_stays_a_proper_distribution() -> None:
     untouched[:2, :2] = False
     ratio = grid[untouched] / independent[untouched]
     assert np.allclose(ratio, ratio[0], rtol=1e-12)  # one common rescaling factor
+
+
+def test_newton_is_bounded_and_refuses_non_finite_values(one_season: pd.DataFrame) -> None:
+    """A non-finite start or Hessian gives a clear FitError, never an endless loop; the
+    iteration limit stops a fit with converged False."""
+    problem = dc.build_problem(one_season, one_season["match_date"].max())
+    theta = problem.theta_from(None)
+    theta[0] = np.nan
+    with pytest.raises(dc.FitError, match="non-finite"):
+        dc.solve(problem, theta)
+    with pytest.raises(dc.FitError, match="not positive definite"):
+        dc._newton_step(np.full((4, 4), np.nan), np.ones(4))
+    start = problem.theta_from(None)
+    limited, _, iterations, converged = dc.newton(
+        problem, start, problem.evaluate(start), max_iter=1
+    )
+    assert (iterations, converged) == (1, False)
+    assert problem.evaluate(limited).value < problem.evaluate(start).value

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import types
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -32,7 +32,6 @@ import pytest
 
 from jackpot_pipeline.core.calibration import apply_calibration, fit_calibration
 from jackpot_pipeline.core.coupon import CouponValidationError
-from jackpot_pipeline.core.dixon_coles import fit
 from jackpot_pipeline.core.jackpot_analytics import argmax_ticket
 from jackpot_pipeline.core.margins import remove_margin
 from jackpot_pipeline.core.prediction_sets import (
@@ -45,7 +44,7 @@ from jackpot_pipeline.defs.odds.assets import events as events_asset
 from jackpot_pipeline.defs.odds.assets import odds as odds_asset
 from jackpot_pipeline.defs.odds.assets import odds_snapshots
 from jackpot_pipeline.defs.resources import SettingsResource, WarehouseResource
-from jackpot_pipeline.services import warehouse
+from jackpot_pipeline.services import model_store, warehouse
 from jackpot_pipeline.services.ingestion import ingest
 from jackpot_pipeline.services.jackpot_inbox import JackpotPaths
 from jackpot_pipeline.services.jackpot_model import (
@@ -64,7 +63,7 @@ from jackpot_pipeline.services.jackpot_store import (
 )
 from jackpot_pipeline.services.jackpots import predict_coupon, predict_file
 from jackpot_pipeline.services.odds_api import OddsApiResource
-from jackpot_pipeline.settings import DATA_DIR, Settings
+from jackpot_pipeline.settings import DATA_DIR
 from jackpot_pipeline_tests._corpus import make_request, real_bytes
 
 EXAMPLES = DATA_DIR / "jackpots" / "examples"
@@ -237,8 +236,11 @@ def test_example_coupon_is_predicted_explained_and_scored(
     probs = predictions[["prob_home", "prob_draw", "prob_away"]].to_numpy()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
     assert (predictions["pick"] == [("1", "X", "2")[i] for i in probs.argmax(axis=1)]).all()
-    # No model saw the kickoff day or anything after it.
-    assert (fixtures["model_as_of"] == fixtures["match_date"]).all()
+    # The walk-forward model in force on the kickoff day (refitted within the week before it);
+    # no model saw the kickoff day or anything after it.
+    as_of, day = pd.to_datetime(fixtures["model_as_of"]), pd.to_datetime(fixtures["match_date"])
+    assert ((as_of <= day) & (day < as_of + pd.Timedelta(days=7))).all()
+    assert fixtures["xi_source"].str.startswith("walk-forward ").all()
     for row in fixtures.itertuples():
         latest = con.execute(
             "SELECT max(match_date) FROM matches WHERE league = ? AND match_date < ?",
@@ -307,8 +309,8 @@ def test_same_inputs_give_the_same_version_and_rows_never_change(
 def test_a_model_update_creates_a_new_separately_stored_version(
     con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
 ) -> None:
-    """New inputs before kickoff (another ξ, a corrected result) → a new version next to the
-    old one; a change after kickoff (the match's own result) → the same version."""
+    """New inputs before kickoff (a corrected result) → a new version next to the old one, with
+    new models for that league only; a change after kickoff → the same version."""
     first = predict(con, EXAMPLE_JSON)
     old_rows = table_dump(con)
     # A result after every kickoff of the coupon changes nothing.
@@ -316,17 +318,18 @@ def test_a_model_update_creates_a_new_separately_stored_version(
         "UPDATE matches SET home_goals = home_goals + 3 WHERE match_date > DATE '2025-04-27'"
     )
     assert predict(con, EXAMPLE_JSON).version == first.version
-    # ξ selected for D1 2024-25: a model update for the D1 fixtures only.
-    con.execute("INSERT INTO xi_selections VALUES ('D1', '2024-25', 0.002, '', 0, '{}')")
+    # A corrected D1 result before kickoff: a model update for the D1 fixtures only.
+    con.execute(
+        "UPDATE matches SET home_goals = home_goals + 1 WHERE match_id = "
+        "(SELECT match_id FROM matches WHERE league = 'D1' AND match_date < DATE '2025-04-20' "
+        "ORDER BY match_date DESC, match_id LIMIT 1)"
+    )
     second = predict(con, EXAMPLE_JSON)
     assert second.created and second.version != first.version
     d1 = second.stored.fixtures["league"] == "D1"
-    assert (second.stored.fixtures.loc[d1, "xi"] == 0.002).all()
-    assert (second.stored.fixtures.loc[d1, "xi_source"] == "xi_selections D1 2024-25").all()
-    assert (second.stored.fixtures.loc[~d1, "xi"] == Settings().xi).all()
     changed = second.stored.fixtures["model_id"] != first.stored.fixtures["model_id"]
     assert changed.tolist() == d1.tolist()
-    # A corrected result before kickoff: a third version.
+    # A corrected E0 result before kickoff: a third version.
     con.execute(
         "UPDATE matches SET home_goals = home_goals + 1 WHERE match_id = "
         "(SELECT match_id FROM matches WHERE league = 'E0' AND match_date < DATE '2025-04-20' "
@@ -399,7 +402,13 @@ def test_missing_calibration_tables_mean_uncalibrated(
     con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
 ) -> None:
     store.error = duckdb.CatalogException("Table with name calibration_curves does not exist")
-    run = predict(con, EXAMPLE_NO_ODDS)
+    # Predicted the day before the round: no recorded line may be read, so no market at all.
+    run = predict_coupon(
+        con,
+        EXAMPLE_NO_ODDS.read_bytes(),
+        EXAMPLE_NO_ODDS.name,
+        now=datetime(2025, 4, 11, 12, tzinfo=UTC),
+    )
     flags = [set(json.loads(f)) for f in run.stored.fixtures["flags"]]
     assert all({"uncalibrated", "default_set_params", "no_market_odds"} <= f for f in flags)
     # Without odds every market set falls back to A, and says so.
@@ -523,25 +532,30 @@ def test_invalid_coupons_and_missing_history_store_nothing(
     assert con.execute("SELECT count(*) FROM jackpots").fetchone()[0] == 0
 
 
-def test_plan_fits_on_the_walk_forward_window(
+def test_plan_uses_the_walk_forward_model_in_force(
     con: duckdb.DuckDBPyConnection, store: FakeCalibrationStore
 ) -> None:
-    """The fit sees the league's matches of the kickoff's season and up to three before it,
-    strictly before the kickoff date; refitting from the plan reproduces the stored λ."""
+    """The plan's model is the league's walk-forward refit in force on the kickoff day — one
+    of the fits the modelling asset's walk of the league makes — trained on the kickoff's
+    season and up to three before it, strictly before its refit date."""
     coupon = validate_coupon(con, EXAMPLE_JSON.read_bytes(), EXAMPLE_JSON.name)
-    plan = plan_jackpot(con, coupon, EXAMPLE_JSON.name)
+    plan = plan_jackpot(con, coupon, EXAMPLE_JSON.name, now=NOW)
     run = predict(con, EXAMPLE_JSON)
     assert plan.version == run.version
     first = plan.fixtures[0]
-    assert (first.league, first.season, first.as_of) == ("D1", "2024-25", date(2025, 4, 26))
+    assert (first.league, first.season, first.match_date) == ("D1", "2024-25", date(2025, 4, 26))
+    assert first.as_of <= first.match_date < first.as_of + timedelta(days=7)
     expected = con.execute(
         "SELECT count(*) FROM matches WHERE league = 'D1' AND season BETWEEN '2021-22' AND "
-        "'2024-25' AND match_date < DATE '2025-04-26'"
+        "'2024-25' AND match_date < ?",
+        [first.as_of],
     ).fetchone()[0]
-    assert len(first.training) == expected == run.stored.fixtures["n_train_matches"].iloc[0]
+    assert first.model.params.n_matches == expected == run.stored.fixtures["n_train_matches"][0]
     assert first.since == date(2023, 8, 18)  # the window's first match in this warehouse
-    params = fit(first.training, first.as_of, xi=first.xi, since=first.since)
-    assert params.version == run.stored.fixtures["params_version"].iloc[0]
+    walk = model_store.walk_league(model_store.load_matches(con, ["D1"], "2024-25"))
+    same = [block for block in walk.fits if block.model_id == first.model_id]
+    assert len(same) == 1
+    assert same[0].params.version == run.stored.fixtures["params_version"].iloc[0]
     assert season_of(date(2025, 7, 1)) == "2025-26"
     assert season_of(date(2025, 6, 30)) == "2024-25"
 
@@ -686,9 +700,12 @@ def test_fixtures_without_odds_take_the_market_from_the_odds_snapshots(
     fixtures, predictions = run.stored.fixtures, run.stored.predictions
     last = "2024-08-04T21:52:00+00:00"
     snapshot = [i for i, names in enumerate(EPL_EVENTS) if names is not None]
-    assert fixtures["market_source"].tolist() == [
-        None if i == 6 else "coupon" if i == 3 else f"odds_snapshot:pinnacle @ {last}"
-        for i in range(7)
+    # The fixture without a snapshot is a recorded match replayed after the round: its
+    # football-data pre-closing line.
+    sources = fixtures["market_source"].tolist()
+    assert sources[6].startswith("football-data pinnacle pre-closing (E0-2024")
+    assert sources[:6] == [
+        "coupon" if i == 3 else f"odds_snapshot:pinnacle @ {last}" for i in range(6)
     ]
     for i in snapshot:
         home, away = EPL_EVENTS[i]
@@ -706,32 +723,28 @@ def test_fixtures_without_odds_take_the_market_from_the_odds_snapshots(
         fixtures.loc[3, MARKET].to_numpy(dtype=float),
         remove_margin(np.array([[2.60, 3.50, 2.70]]), "shin").probabilities[0],
     )
-    assert fixtures.loc[6, MARKET].isna().all()
+    assert fixtures.loc[6, MARKET].notna().all()
     flags = [set(json.loads(f)) for f in fixtures["flags"]]
     for i, fixture_flags in enumerate(flags):
         assert ("market_from_odds_snapshot" in fixture_flags) is (i in snapshot)
-        assert ("no_market_odds" in fixture_flags) is (i == 6)
+        assert "no_market_odds" not in fixture_flags
     assert "date_only_kickoff" in flags[4]
     assert "market_from_odds_snapshot" in json.loads(run.stored.jackpot["flags"])
-    # Sets B, C, E and F blend the snapshot market; only the unrecorded fixture falls back to A.
+    # Sets B, C, E and F blend the market of every fixture; none falls back to A.
     a = run.stored.set_probs("A")
     market = fixtures[MARKET].to_numpy(dtype=float)
     market_sets = predictions[predictions["set_id"].isin(list("BCEF"))]
-    assert market_sets.groupby("match_order")["fell_back_to_a"].all().tolist() == [
-        i == 6 for i in range(7)
-    ]
-    has_market = np.arange(7) != 6
+    assert not market_sets["fell_back_to_a"].any()
     for name, expected in (
-        ("B", pool(a[has_market], market[has_market], 0.6, "linear")),
-        ("C", pool(a[has_market], market[has_market], MARKET_DOMINANT_MODEL_WEIGHT, "linear")),
-        ("F", kelly_blend(a[has_market], market[has_market], SetParams().kelly_scale)),
+        ("B", pool(a, market, 0.6, "linear")),
+        ("C", pool(a, market, MARKET_DOMINANT_MODEL_WEIGHT, "linear")),
+        ("F", kelly_blend(a, market, SetParams().kelly_scale)),
     ):
         probs = run.stored.set_probs(name)
-        np.testing.assert_allclose(probs[has_market], expected, atol=1e-9)
-        np.testing.assert_allclose(probs[6], a[6])
-        assert not np.allclose(probs[has_market], a[has_market], atol=1e-3)
+        np.testing.assert_allclose(probs, expected, atol=1e-9)
+        assert not np.allclose(probs, a, atol=1e-3)
     b_market = predictions.loc[predictions["set_id"] == "B", MARKET].to_numpy(dtype=float)
-    np.testing.assert_allclose(b_market[has_market], market[has_market])
+    np.testing.assert_allclose(b_market, market)
     # The version key holds the snapshot data used: the event, snapshot time and prices.
     key = json.loads(run.stored.jackpot["version_key"])["fixtures"]
     event_id = odds_con.execute(
@@ -749,7 +762,8 @@ def test_fixtures_without_odds_take_the_market_from_the_odds_snapshots(
             }
         },
     }
-    assert ["market" in k for k in key] == [i in snapshot for i in range(7)]
+    assert ["market" in k for k in key] == [i != 3 for i in range(7)]  # all but coupon odds
+    assert key[6]["market"]["source"] == "football-data pinnacle pre-closing"
     # Asking again with the same data re-reads the same version; the report carries the source.
     again = predict_text(odds_con, odds_env.root, EPL_COUPON, now=datetime.now(UTC))
     assert again.version == run.version and not again.created
@@ -784,7 +798,9 @@ def test_snapshot_market_never_looks_ahead(
     try:
         plain = predict_text(plain_con, env.root, MAN_UTD_FULHAM, datetime(2024, 7, 31, tzinfo=UTC))
         plain_con.execute("DROP TABLE odds; DROP TABLE events")
-        no_tables = predict_text(plain_con, env.root, MAN_UTD_FULHAM)
+        no_tables = predict_text(
+            plain_con, env.root, MAN_UTD_FULHAM, datetime(2024, 7, 31, tzinfo=UTC)
+        )
     finally:
         plain_con.close()
     assert early.version == plain.version == no_tables.version
@@ -853,7 +869,9 @@ def test_snapshot_market_falls_back_to_the_consensus_without_pinnacle(
     assert {b: v["prices"] for b, v in market["bookmakers"].items()} == usable
     b = run.stored.predictions[run.stored.predictions["set_id"] == "B"].iloc[0]
     assert not b["fell_back_to_a"]
-    # The event without any odds row: no market, as without the odds tables.
+    # The event without any odds row, replayed after the round: the recorded match's
+    # football-data pre-closing line (never its closing line).
     odds_con.execute("DELETE FROM odds")
     bare = predict_text(odds_con, odds_env.root, MAN_UTD_FULHAM).stored.fixtures.iloc[0]
-    assert bare["market_source"] is None and "no_market_odds" in json.loads(bare["flags"])
+    assert bare["market_source"].startswith("football-data pinnacle pre-closing (E0-2024")
+    assert "no_market_odds" not in json.loads(bare["flags"])

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
+from jackpot_pipeline.core.dixon_coles import predict
 from jackpot_pipeline.defs.modelling.assets import dixon_coles, team_features
 from jackpot_pipeline.defs.partitions import league_season_partitions, partition_key
 from jackpot_pipeline.defs.resources import SettingsResource, WarehouseResource
-from jackpot_pipeline.services import warehouse
+from jackpot_pipeline.services import model_store, warehouse
 from jackpot_pipeline.services.ingestion import ingest
 from jackpot_pipeline_tests._corpus import dump_warehouse, make_request, real_bytes
 
@@ -140,18 +142,20 @@ def test_every_match_after_the_warm_up_is_predicted_out_of_sample(modelled: Path
     assert oos["converged"].all()
 
 
-def test_models_carry_version_window_and_ratings(modelled: Path) -> None:
-    models = query(modelled, "SELECT * FROM models ORDER BY season, kind")
-    # season start and end for each season, except the first season in the data has no
-    # history before its first match, so no season-start model
-    kinds = models.groupby("season")["kind"].apply(sorted).to_dict()
-    assert kinds == {
-        "2020-21": ["season_end"],
-        "2021-22": ["season_end", "season_start"],
-        "2022-23": ["season_end", "season_start"],
-    }
-    assert set(models["kind"]) == {"season_start", "season_end"}
+def test_models_are_the_refits_that_made_the_predictions(modelled: Path) -> None:
+    """One stored model per walk-forward refit; every OOS row joins the model that made it,
+    whose stored ratings reproduce the row exactly."""
+    models = query(modelled, "SELECT * FROM models ORDER BY as_of")
+    oos = query(
+        modelled,
+        "SELECT o.*, m.home_team_id, m.away_team_id FROM oos_predictions o "
+        "JOIN matches m USING (match_id)",
+    )
     assert models["model_id"].is_unique and models["model_id"].str.startswith("dc1-").all()
+    assert set(oos["model_version"]) == set(models["model_id"])
+    assert (
+        models["kind"] == "block " + pd.to_datetime(models["as_of"]).dt.strftime("%Y-%m-%d")
+    ).all()
     assert (pd.to_datetime(models["training_since"]) < pd.to_datetime(models["as_of"])).all()
     assert models["converged"].all()
     ratings = query(modelled, "SELECT * FROM model_team_ratings")
@@ -159,13 +163,25 @@ def test_models_carry_version_window_and_ratings(modelled: Path) -> None:
     assert set(per_model.index) == set(models["model_id"])
     assert (per_model >= 20).all()
     for prior in models["prior"]:
-        assert set(json.loads(prior)) == {"precision", "newcomer_attack", "newcomer_defence"}
+        assert set(json.loads(prior)) == {
+            "precision",
+            "newcomer_attack",
+            "newcomer_defence",
+            "newcomer_offsets",
+        }
+    with duckdb.connect(str(modelled), read_only=True) as con:
+        fits = {block.model_id: block.params for block in model_store.load_fits(con, "E0")}
+    for model, rows in oos.groupby("model_version"):
+        again = predict(fits[model], rows["home_team_id"], rows["away_team_id"])
+        np.testing.assert_array_equal(again.p_home, rows["p_home"].to_numpy())
     selections = query(modelled, "SELECT * FROM xi_selections ORDER BY season")
     later = selections[selections["season"] > "2020-21"]
     assert (later["n_validation_matches"] > 0).all()
     for _, row in later.iterrows():
         scores = json.loads(row["scores"])
         assert math.isclose(scores[f"{row['xi']:g}"], min(scores.values()))
+    scores = query(modelled, "SELECT * FROM xi_scores")
+    assert scores.groupby("season")["xi"].nunique().min() >= 7
 
 
 def test_team_features_cover_both_teams_of_every_match(modelled: Path) -> None:
@@ -184,7 +200,14 @@ def test_rerun_and_single_partition_runs_reproduce_the_range_run(
     path.write_bytes(ingested.read_bytes())
     for season in SEASONS:
         assert materialize(path, partition_key=partition_key("E0", season)).success
-    tables = ("oos_predictions", "models", "model_team_ratings", "xi_selections", "team_features")
+    tables = (
+        "oos_predictions",
+        "models",
+        "model_team_ratings",
+        "xi_selections",
+        "xi_scores",
+        "team_features",
+    )
     single, ranged = dump_warehouse(path), dump_warehouse(modelled)
     for table in tables:
         assert single[table] == ranged[table], table

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from jackpot_pipeline.core.dixon_coles import MatchData, predict, to_day
 from jackpot_pipeline.core.walk_forward import (
+    NO_EVIDENCE_XI,
     PREDICTION_COLUMNS,
     WalkForwardConfig,
+    data_version,
+    in_force,
     log_loss_1x2,
+    next_fit,
+    season_scores,
     select_xi,
     walk_forward,
     walk_forward_selected,
@@ -109,36 +116,80 @@ def test_xi_selection_uses_only_earlier_seasons(matches: pd.DataFrame) -> None:
         xi: walk_forward(matches, dataclasses.replace(CONFIG, xi=xi), seasons=SEASONS[1:])
         for xi in grid
     }
-    selection = select_xi(by_xi, matches, "2023-24", validation_seasons=1)
+    scores = season_scores(by_xi, matches, "E0")
+    selection = select_xi(scores, "2023-24", validation_seasons=1)
     assert selection.validation_seasons == ("2022-23",)
-    scores = dict(selection.scores)
-    assert selection.xi == min(scores, key=scores.get)
+    chosen = dict(selection.scores)
+    assert selection.xi == min(chosen, key=chosen.get)
     validation = {xi: frame[frame["season"] == "2022-23"] for xi, frame in by_xi.items()}
     for xi, frame in validation.items():
-        assert scores[xi] == pytest.approx(log_loss_1x2(frame, matches).mean())
+        assert chosen[xi] == pytest.approx(log_loss_1x2(frame, matches).mean(), abs=1e-12)
     assert selection.n_validation_matches == len(validation[grid[0]])
     # Results of the target season cannot move the choice.
     target = matches["season"] == "2023-24"
     scrambled = matches.assign(home_goals=np.where(target, 0, matches["home_goals"]))
-    assert select_xi(by_xi, scrambled, "2023-24", validation_seasons=1) == selection
-    # The first predicted season has nothing earlier: the configured ξ, no scores.
-    first = select_xi(by_xi, matches, "2022-23", default_xi=0.0065)
-    assert (first.xi, first.scores) == (0.0065, ())
+    assert select_xi(season_scores(by_xi, scrambled, "E0"), "2023-24", validation_seasons=1) == (
+        selection
+    )
+    # A first season takes the other leagues' earlier choice; with nothing anywhere, no decay.
+    first = select_xi(scores, "2022-23")
+    assert (first.xi, first.scores) == (NO_EVIDENCE_XI, ())
+    others = scores.assign(league="E1", season="2021-22")
+    borrowed = select_xi(scores, "2022-23", other_scores=others)
+    assert borrowed.validation_seasons == ("2021-22",)
+    assert borrowed.xi == min(dict(borrowed.scores), key=dict(borrowed.scores).get)
 
 
 def test_walk_forward_selected_takes_each_season_from_its_chosen_xi(
     matches: pd.DataFrame,
 ) -> None:
     grid = (0.002, 0.0065)
-    predicted, selections = walk_forward_selected(
+    walked = walk_forward_selected(
         matches, dataclasses.replace(CONFIG, min_train_matches=150), grid, validation_seasons=1
     )
+    predicted, selections = walked.predictions, walked.selections
     assert [s.season for s in selections] == SEASONS
-    assert selections[0].xi == CONFIG.xi and selections[0].scores == ()
+    assert selections[0].xi == NO_EVIDENCE_XI == 0.0 and selections[0].scores == ()
+    assert 0.0 not in grid  # the first season is walked at ξ = 0 though it is not in the grid
     for selection in selections:
         rows = predicted[predicted["season"] == selection.season]
         assert (rows["xi"] == selection.xi).all()
     assert predicted["match_id"].is_unique
+
+
+def test_every_prediction_joins_the_stored_fit_that_reproduces_it(matches: pd.DataFrame) -> None:
+    """model_version is the id of a kept fit; predicting with that fit gives the row again,
+    and the walk's next refit rule (``next_fit``) reproduces each fit from the one before."""
+    walked = walk_forward_selected(matches, CONFIG, (0.002, 0.0065), validation_seasons=1)
+    fits = {block.model_id: block for block in walked.fits}
+    rows = walked.predictions
+    assert set(rows["model_version"]) == set(fits)
+    data = MatchData.from_frame(matches)
+    for model, group in rows.groupby("model_version"):
+        block = fits[model]
+        again = predict(block.params, *zip(*group["match_id"].map(teams_of(matches)), strict=True))
+        np.testing.assert_array_equal(again.p_home, group["p_home"].to_numpy())
+        np.testing.assert_array_equal(again.p_away, group["p_away"].to_numpy())
+        assert block.data_version == data_version(data, block.since, to_day(block.params.as_of))
+        assert all(
+            in_force(block, to_day(d), block.season, CONFIG.refit_days) for d in group["match_date"]
+        )
+    season = [b for b in walked.fits if b.season == "2023-24"]
+    for before, after in itertools.pairwise(season):
+        redone = next_fit(
+            data, before, to_day(after.params.as_of), "2023-24", after.params.xi, CONFIG
+        )
+        assert redone.model_id == after.model_id
+
+
+def teams_of(matches: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    return dict(
+        zip(
+            matches["match_id"],
+            zip(matches["home_team_id"], matches["away_team_id"], strict=True),
+            strict=True,
+        )
+    )
 
 
 def test_shared_parser_frames_give_the_same_predictions(predictions: pd.DataFrame) -> None:

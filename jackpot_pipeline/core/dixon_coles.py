@@ -79,7 +79,12 @@ ARMIJO = 1e-4
 MIN_STEP = 1e-6
 GRID_TAIL_TOL = 1e-10
 
+MAX_DAMPING = 1e12  # relative damping beyond which a Hessian counts as unusable
 DateLike = date | str | pd.Timestamp | np.datetime64
+
+
+class FitError(ArithmeticError):
+    """The Newton iteration met a non-finite value or a Hessian no damping makes usable."""
 
 
 def to_day(value: DateLike) -> int:
@@ -437,15 +442,71 @@ class _PairTerms:
     second: np.ndarray
 
 
-def build_problem(
-    matches: pd.DataFrame | MatchData,
-    as_of: DateLike,
-    *,
-    xi: float = DEFAULTS.xi,
-    since: DateLike | None = None,
-    prior: TeamPrior = DEFAULT_PRIOR,
-) -> DixonColesProblem:
-    """The fit's objective on matches with ``since`` ≤ date < ``as_of``, weights exp(−ξ·days)."""
+@dataclass(frozen=True, eq=False)
+class TrainingWindow:
+    """The ξ- and prior-independent part of a fit's problem: the matches with since ≤ date <
+    as_of indexed by team and (home, away) pair. Built once, it serves every ξ of a grid and
+    every prior (:meth:`problem`), so a ξ grid shares the indexing work."""
+
+    teams: tuple[str, ...]
+    newcomers: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    age: np.ndarray  # days before as_of
+    pair_home: np.ndarray
+    pair_away: np.ndarray
+    pair_index: np.ndarray
+    cell: np.ndarray
+    low: np.ndarray
+    one_one: np.ndarray
+    log_factorial: np.ndarray
+    local: np.ndarray
+    hessian_index: np.ndarray
+    as_of: date
+    n_matches: int
+
+    def problem(self, xi: float, prior: TeamPrior) -> DixonColesProblem:
+        """The objective with weights exp(−ξ·days before as_of) and ``prior``."""
+        weight = np.exp(-xi * self.age)
+        n_pairs = len(self.pair_home)
+
+        def per_pair(values: np.ndarray) -> np.ndarray:
+            return np.bincount(self.pair_index, values, n_pairs)
+
+        low, cell = self.low, self.cell
+        prior_attack = _prior_centre(self.newcomers, prior.newcomer_attack)
+        prior_defence = _prior_centre(self.newcomers, prior.newcomer_defence)
+        quadratic, linear = _quadratic_prior(prior.precision, prior_attack, prior_defence)
+        return DixonColesProblem(
+            teams=self.teams,
+            newcomers=tuple(t for t, new in zip(self.teams, self.newcomers, strict=True) if new),
+            pair_home=self.pair_home,
+            pair_away=self.pair_away,
+            w=per_pair(weight),
+            wx=per_pair(weight * self.x),
+            wy=per_pair(weight * self.y),
+            cells=np.bincount(
+                self.pair_index[low] * 3 + cell[low], weight[low], 3 * n_pairs
+            ).reshape(n_pairs, 3),
+            w11=float(weight @ self.one_one),
+            log_factorials=float(weight @ self.log_factorial),
+            prior_attack=prior_attack,
+            prior_defence=prior_defence,
+            quadratic=quadratic,
+            linear=linear,
+            local=self.local,
+            hessian_index=self.hessian_index,
+            prior=prior,
+            xi=xi,
+            as_of=self.as_of,
+            n_matches=self.n_matches,
+        )
+
+
+def training_window(
+    matches: pd.DataFrame | MatchData, as_of: DateLike, since: DateLike | None = None
+) -> TrainingWindow:
+    """Index the matches with ``since`` ≤ date < ``as_of`` (see :class:`TrainingWindow`)."""
     data = as_match_data(matches)
     end = to_day(as_of)
     keep = data.day < end
@@ -457,18 +518,9 @@ def build_problem(
     n, n_kept = len(used), int(keep.sum())
     home, away = inverse[:n_kept], inverse[n_kept:]
     x, y = data.home_goals[keep], data.away_goals[keep]
-    weight = np.exp(-xi * (end - data.day[keep]))
     pair, pair_index = _compress(home * n + away, n * n)
     pair_home, pair_away = pair // n, pair % n
-    n_pairs = len(pair)
     cell = np.where((x <= 1) & (y <= 1), 2 * x + y, 3)  # 0-0 → 0, 0-1 → 1, 1-0 → 2
-    low = cell < 3
-
-    def per_pair(values: np.ndarray) -> np.ndarray:
-        return np.bincount(pair_index, values, n_pairs)
-
-    teams = tuple(data.teams[i] for i in used)
-    newcomers = _newcomers(data.season[keep], home, away, n)
     local = np.stack(
         [
             pair_home,
@@ -481,33 +533,36 @@ def build_problem(
         axis=1,
     )
     size = 2 * n + 2
-    prior_attack = _prior_centre(newcomers, prior.newcomer_attack)
-    prior_defence = _prior_centre(newcomers, prior.newcomer_defence)
-    quadratic, linear = _quadratic_prior(prior.precision, prior_attack, prior_defence)
-    return DixonColesProblem(
-        teams=teams,
-        newcomers=tuple(t for t, new in zip(teams, newcomers, strict=True) if new),
+    return TrainingWindow(
+        teams=tuple(data.teams[i] for i in used),
+        newcomers=_newcomers(data.season[keep], home, away, n),
+        x=x,
+        y=y,
+        age=end - data.day[keep],
         pair_home=pair_home,
         pair_away=pair_away,
-        w=per_pair(weight),
-        wx=per_pair(weight * x),
-        wy=per_pair(weight * y),
-        cells=np.bincount(pair_index[low] * 3 + cell[low], weight[low], 3 * n_pairs).reshape(
-            n_pairs, 3
-        ),
-        w11=float(weight @ ((x == 1) & (y == 1))),
-        log_factorials=float(weight @ (gammaln(x + 1.0) + gammaln(y + 1.0))),
-        prior_attack=prior_attack,
-        prior_defence=prior_defence,
-        quadratic=quadratic,
-        linear=linear,
+        pair_index=pair_index,
+        cell=cell,
+        low=cell < 3,
+        one_one=(x == 1) & (y == 1),
+        log_factorial=gammaln(x + 1.0) + gammaln(y + 1.0),
         local=local,
         hessian_index=(local[:, :, None] * size + local[:, None, :]).ravel(),
-        prior=prior,
-        xi=xi,
         as_of=pd.Timestamp(as_of).date(),
         n_matches=n_kept,
     )
+
+
+def build_problem(
+    matches: pd.DataFrame | MatchData,
+    as_of: DateLike,
+    *,
+    xi: float = DEFAULTS.xi,
+    since: DateLike | None = None,
+    prior: TeamPrior = DEFAULT_PRIOR,
+) -> DixonColesProblem:
+    """The fit's objective on matches with ``since`` ≤ date < ``as_of``, weights exp(−ξ·days)."""
+    return training_window(matches, as_of, since).problem(xi, prior)
 
 
 def _compress(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -609,7 +664,10 @@ def solve(problem: DixonColesProblem, theta: np.ndarray) -> DixonColesParams:
 
 
 def newton(
-    problem: DixonColesProblem, theta: np.ndarray, point: Evaluation
+    problem: DixonColesProblem,
+    theta: np.ndarray,
+    point: Evaluation,
+    max_iter: int = NEWTON_MAX_ITER,
 ) -> tuple[np.ndarray, float, int, bool]:
     """Damped Newton from a feasible θ evaluated at ``point``.
 
@@ -618,10 +676,12 @@ def newton(
     rejects infeasible points, so every iterate keeps all τ > 0. Once the Newton decrement gᵀp
     (twice the predicted gain) is below NEWTON_TOL·(1 + |value|), the step is the last: Newton
     converges quadratically, so the relative gain left after it (< 1e-13) is rounding noise;
-    it is taken whenever feasible. A line search that cannot make progress stops with
-    converged False.
+    it is taken whenever feasible. A line search that cannot make progress, or ``max_iter``
+    iterations, stop with converged False; a non-finite value, gradient or Hessian raises
+    :class:`FitError` (never a silent wrong number, never an endless loop).
     """
-    for iteration in range(1, NEWTON_MAX_ITER + 1):
+    for iteration in range(1, max_iter + 1):
+        _check_finite(point, iteration)
         step = _newton_step(point.hessian, point.gradient)
         decrement = point.gradient @ step
         if decrement <= NEWTON_TOL * (1.0 + abs(point.value)):
@@ -640,21 +700,34 @@ def newton(
             if length < MIN_STEP:
                 return theta, point.log_likelihood, iteration, False
         theta, point = trial, candidate
-    return theta, point.log_likelihood, NEWTON_MAX_ITER, False
+    return theta, point.log_likelihood, max_iter, False
+
+
+def _check_finite(point: Evaluation, iteration: int) -> None:
+    """Raise :class:`FitError` unless the value, gradient and Hessian are all finite."""
+    for name, values in (
+        ("value", point.value),
+        ("gradient", point.gradient),
+        ("Hessian", point.hessian),
+    ):
+        if not np.all(np.isfinite(values)):
+            raise FitError(f"Dixon-Coles Newton iteration {iteration}: non-finite {name}")
 
 
 def _newton_step(hessian: np.ndarray, gradient: np.ndarray) -> np.ndarray:
-    """(H + δI)⁻¹g with the smallest δ ∈ {0, 1e-8·s, 1e-7·s, …} (s = max |diag H|) giving PD.
+    """(H + δI)⁻¹g with the smallest δ ∈ {0, 1e-8·s, 1e-7·s, …} (s = max |diag H|) giving PD;
+    :class:`FitError` once δ passes MAX_DAMPING·s.
 
     LAPACK Cholesky (dpotrf/dpotrs through scipy.linalg.lapack: no wrapper overhead).
     """
     scale = max(float(np.abs(np.diag(hessian)).max()), 1.0)
     damping = 0.0
-    while True:
+    while damping <= MAX_DAMPING * scale:
         factor, info = dpotrf(hessian + damping * np.eye(len(gradient)), clean=False)
         if info == 0:
             return dpotrs(factor, gradient)[0]
         damping = 1e-8 * scale if damping == 0.0 else 10.0 * damping
+    raise FitError(f"Hessian not positive definite even with damping {damping:.3g}")
 
 
 def _frozen(values: np.ndarray, dtype: type = np.float64) -> np.ndarray:
@@ -812,7 +885,9 @@ def predict(
     max_goals: int = DEFAULTS.max_goals,
     tail_tol: float = GRID_TAIL_TOL,
 ) -> MatchPredictions:
-    """Score grids and market probabilities for fixtures (vectorized)."""
+    """Score grids and market probabilities for fixtures (vectorized); the grid bound G is
+    set by the model's highest possible rate, so a fixture's numbers do not depend on the
+    batch it is predicted in."""
     index = {team: i for i, team in enumerate(params.teams)}
     home_idx = np.array([index.get(t, -1) for t in home_team_ids], dtype=np.int64)
     away_idx = np.array([index.get(t, -1) for t in away_team_ids], dtype=np.int64)
@@ -822,7 +897,10 @@ def predict(
     defence = np.append(params.defence, params.fallback_defence)
     lam = np.exp(attack[home_idx] + defence[away_idx] + params.home_advantage)
     mu = np.exp(attack[away_idx] + defence[home_idx])
-    goals = grid_size(max(lam.max(initial=0.0), mu.max(initial=0.0)), max_goals, tail_tol)
+    # The grid size depends on the model only (its highest possible rate), never on which
+    # other fixtures are predicted with it: a fixture gets the same numbers alone or in a batch.
+    highest = np.exp(attack.max() + defence.max() + max(params.home_advantage, 0.0))
+    goals = grid_size(highest, max_goals, tail_tol)
     tail_home, tail_away = pdtrc(goals, lam), pdtrc(goals, mu)
     return MatchPredictions(
         home_team_ids=tuple(map(str, home_team_ids)),

@@ -22,12 +22,21 @@ alike, thus learns a centre near zero, a top flight one near the promoted-team a
 ξ selection: every ξ of the grid is walked forward; for a target season the chosen ξ
 minimizes the mean 1X2 log loss −log p(observed outcome) over the walk-forward predictions of
 the ``validation_seasons`` seasons strictly before it (all with OOS predictions from that ξ).
-The first predicted season has no earlier predictions and keeps the configured ξ.
+A league's first predicted season has no earlier predictions of its own: it takes the choice
+from the other leagues' scores of the seasons before it (``other_scores``); with no earlier
+predictions anywhere (the first season of the data) the grid's no-decay value ξ = 0 (the
+window then holds that season alone). No configured fallback ξ is used.
+
+Every fit is kept (:class:`BlockFit`): the model that predicted a block is the model in force
+from its as-of date until the next refit, identified by :func:`model_id` (code version,
+parameters, training-window data version). :func:`next_fit` is the one rule for a model as of
+a later date (the jackpot forecaster extends the stored walk with it).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -37,14 +46,20 @@ import pandas as pd
 from jackpot_pipeline.core.dixon_coles import (
     DEFAULT_PRIOR,
     DEFAULTS,
+    MODEL_VERSION,
     DixonColesParams,
     MatchData,
     TeamPrior,
     fit,
     predict,
     single_thread_blas,
+    solve,
+    to_day,
+    training_window,
 )
 
+#: ξ with no earlier predictions anywhere to choose from: no decay.
+NO_EVIDENCE_XI = 0.0
 #: ξ grid, per day: half-lives ∞, 693, 347, 231, 139, 107 and 77 days.
 XI_GRID: tuple[float, ...] = (0.0, 0.001, 0.002, 0.003, 0.005, 0.0065, 0.009)
 PREDICTION_COLUMNS: tuple[str, ...] = (
@@ -65,6 +80,7 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
     "home_fallback",
     "away_fallback",
 )
+SCORE_COLUMNS: tuple[str, ...] = ("league", "season", "xi", "n", "log_loss")
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,55 @@ def _single_league(matches: pd.DataFrame) -> str:
     return str(leagues[0])
 
 
+@dataclass(frozen=True, eq=False)
+class BlockFit:
+    """One refit of the walk: the model in force from ``params.as_of`` until the next refit.
+
+    ``since`` is the first training day (days since 1970-01-01), ``offsets`` the newcomer
+    offsets behind ``params.prior`` (see :func:`league_prior`), ``model_id`` the stored id.
+    """
+
+    league: str
+    season: str
+    since: int
+    params: DixonColesParams
+    offsets: tuple[tuple[float, float], ...]
+    model_id: str
+    data_version: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class WalkResult:
+    """The predictions of a walk and every fit that made them (in date order)."""
+
+    predictions: pd.DataFrame
+    fits: tuple[BlockFit, ...]
+
+
+def data_version(data: MatchData, since: int, as_of: int) -> str:
+    """Short SHA-256 of the training rows since ≤ day < as_of (ids, days, goals)."""
+    keep = (data.day >= since) & (data.day < as_of)
+    digest = hashlib.sha256("\x1f".join(data.match_ids[keep].tolist()).encode())
+    for values in (data.day, data.home_goals, data.away_goals):
+        digest.update(np.ascontiguousarray(values[keep], dtype=np.int64).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def model_id(params: DixonColesParams, data_ver: str) -> str:
+    """``dc1-`` + SHA-256(code version, parameter version, training data version)[:16]."""
+    key = f"{MODEL_VERSION}|{params.version}|{data_ver}"
+    return f"{MODEL_VERSION}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
+def window_start(data: MatchData, season: str, history_seasons: int) -> int:
+    """First training day for ``season``: the first match of the ``history_seasons`` seasons
+    of the data before it (``season`` itself when there is none)."""
+    earlier = [s for s in data.seasons if s < season][-history_seasons:]
+    first = earlier[0] if earlier else season
+    labels = np.array(data.seasons)[data.season]
+    return int(data.day[labels >= first].min())
+
+
 def walk_forward(
     matches: pd.DataFrame,
     config: WalkForwardConfig = WalkForwardConfig(),
@@ -106,19 +171,54 @@ def walk_forward(
     Returns one row per predicted match with :data:`PREDICTION_COLUMNS`, in (date, match_id)
     order; ``as_of`` is the fit date (the model saw only matches before it).
     """
+    return walk(matches, config, seasons).predictions
+
+
+def walk(
+    matches: pd.DataFrame,
+    config: WalkForwardConfig = WalkForwardConfig(),
+    seasons: Sequence[str] | None = None,
+) -> WalkResult:
+    """:func:`walk_forward` with every fit kept (see :class:`WalkResult`)."""
+    return walk_grid(matches, config, (config.xi,), seasons)[config.xi]
+
+
+@dataclass(eq=False)
+class _Chain:
+    """One ξ's walk in progress: its latest fit, newcomer offsets, rows and fits."""
+
+    params: DixonColesParams | None = None
+    offsets: tuple[tuple[float, float], ...] = ()
+    prior: TeamPrior | None = None
+    rows: list[dict[str, np.ndarray]] = dataclasses.field(default_factory=list)
+    fits: list[BlockFit] = dataclasses.field(default_factory=list)
+
+
+def walk_grid(
+    matches: pd.DataFrame,
+    config: WalkForwardConfig,
+    xis: Sequence[float],
+    seasons: Sequence[str] | None = None,
+) -> dict[float, WalkResult]:
+    """The walk of one league at every ξ of ``xis`` (``config.xi`` ignored), in lockstep.
+
+    Block boundaries and training windows depend on dates only, so each block's matches are
+    indexed once (:func:`~jackpot_pipeline.core.dixon_coles.training_window`) and every ξ's
+    problem is built from that index; each ξ keeps its own warm-start chain and newcomer
+    prior, so the result is exactly that of walking each ξ alone.
+    """
     league = _single_league(matches)
     data = MatchData.from_frame(matches)
     targets = data.seasons if seasons is None else tuple(sorted(seasons))
-    rows: list[pd.DataFrame] = []
-    params: DixonColesParams | None = None
-    offsets: list[tuple[float, float]] = []
+    chains = {xi: _Chain() for xi in xis}
+    teams = np.array(data.teams)
     with single_thread_blas():
         for season in targets:
             index = data.seasons.index(season)
-            if params is not None and index >= 2:
-                offsets.extend(_newcomer_offsets(data, params, index - 1))
-            prior = _league_prior(config.prior, offsets)
-            since = data.day[data.season >= index - config.history_seasons].min()
+            for chain in chains.values():
+                chain.offsets = season_offsets(data, chain.params, season, chain.offsets)
+                chain.prior = league_prior(config.prior, chain.offsets)
+            since = window_start(data, season, config.history_seasons)
             in_season = np.flatnonzero(data.season == index)
             start = 0
             while start < len(in_season):
@@ -129,18 +229,80 @@ def walk_forward(
                 n_train = int(((data.day >= since) & (data.day < as_of)).sum())
                 if n_train < config.min_train_matches:
                     continue
-                params = fit(
-                    data,
-                    np.datetime64(int(as_of), "D"),
-                    xi=config.xi,
-                    since=np.datetime64(int(since), "D"),
-                    prior=prior,
-                    init=params,
+                window = training_window(
+                    data, np.datetime64(int(as_of), "D"), np.datetime64(int(since), "D")
                 )
-                rows.append(_block_frame(data, block, params, league, season))
-    if not rows:
-        return pd.DataFrame(columns=list(PREDICTION_COLUMNS))
-    return pd.concat(rows, ignore_index=True)
+                home, away = teams[data.home[block]], teams[data.away[block]]
+                for xi, chain in chains.items():
+                    problem = window.problem(xi, chain.prior)
+                    chain.params = solve(problem, problem.theta_from(chain.params))
+                    chain.fits.append(
+                        BlockFit(
+                            league, season, since, chain.params, chain.offsets, chain.params.version
+                        )
+                    )
+                    chain.rows.append(
+                        _block_rows(data, block, home, away, chain.params, league, season)
+                    )
+    return {xi: _result(chain) for xi, chain in chains.items()}
+
+
+def _result(chain: _Chain) -> WalkResult:
+    """A finished chain as predictions (one frame) and fits."""
+    if not chain.rows:
+        return WalkResult(pd.DataFrame(columns=list(PREDICTION_COLUMNS)), ())
+    columns = {c: np.concatenate([r[c] for r in chain.rows]) for c in PREDICTION_COLUMNS}
+    return WalkResult(pd.DataFrame(columns), tuple(chain.fits))
+
+
+def season_offsets(
+    data: MatchData,
+    params: DixonColesParams | None,
+    season: str,
+    offsets: tuple[tuple[float, float], ...],
+) -> tuple[tuple[float, float], ...]:
+    """Newcomer offsets at the start of ``season``: ``offsets`` plus what ``params`` (the
+    latest fit before the season) gives the newcomers of the season before, when that season
+    is not the first of the data."""
+    previous = [s for s in data.seasons if s < season]
+    if params is None or len(previous) < 2:
+        return offsets
+    return (*offsets, *_newcomer_offsets(data, params, data.seasons.index(previous[-1])))
+
+
+def next_fit(
+    data: MatchData,
+    last: BlockFit,
+    as_of: int,
+    season: str,
+    xi: float,
+    config: WalkForwardConfig = WalkForwardConfig(),
+) -> BlockFit:
+    """The walk's refit as of day ``as_of`` (in ``season``) after ``last``: the same window,
+    league prior and ξ rule, warm-started from ``last`` (the walk-forward's next block)."""
+    offsets = (
+        last.offsets
+        if last.season == season
+        else season_offsets(data, last.params, season, last.offsets)
+    )
+    since = window_start(data, season, config.history_seasons)
+    params = fit(
+        data,
+        np.datetime64(int(as_of), "D"),
+        xi=xi,
+        since=np.datetime64(int(since), "D"),
+        prior=league_prior(config.prior, offsets),
+        init=last.params,
+    )
+    version = data_version(data, since, as_of)
+    return BlockFit(last.league, season, since, params, offsets, model_id(params, version), version)
+
+
+def in_force(fit_: BlockFit, day: int, season: str, refit_days: int) -> bool:
+    """Whether the walk would still predict a match of ``season`` on ``day`` with this fit
+    (same season, as_of ≤ day < as_of + refit_days)."""
+    start = to_day(fit_.params.as_of)
+    return fit_.season == season and start <= day < start + refit_days
 
 
 def _newcomer_offsets(
@@ -161,7 +323,7 @@ def _newcomer_offsets(
     return [(float(params.attack[known].mean()), float(defence[known].mean()))]
 
 
-def _league_prior(default: TeamPrior, offsets: Sequence[tuple[float, float]]) -> TeamPrior:
+def league_prior(default: TeamPrior, offsets: Sequence[tuple[float, float]]) -> TeamPrior:
     """Prior whose newcomer centre averages the league's observed newcomer offsets with the
     default centre counted as one more season."""
     attack = (default.newcomer_attack + sum(a for a, _ in offsets)) / (1 + len(offsets))
@@ -169,32 +331,36 @@ def _league_prior(default: TeamPrior, offsets: Sequence[tuple[float, float]]) ->
     return dataclasses.replace(default, newcomer_attack=attack, newcomer_defence=defence)
 
 
-def _block_frame(
-    data: MatchData, block: np.ndarray, params: DixonColesParams, league: str, season: str
-) -> pd.DataFrame:
-    """Prediction rows of one block of matches."""
-    teams = np.array(data.teams)
-    forecast = predict(params, teams[data.home[block]], teams[data.away[block]])
-    return pd.DataFrame(
-        {
-            "match_id": data.match_ids[block],
-            "league": league,
-            "season": season,
-            "match_date": data.day[block].astype("datetime64[D]").astype("datetime64[ns]"),
-            "as_of": pd.Timestamp(params.as_of),
-            "lambda_home": forecast.lambda_home,
-            "lambda_away": forecast.lambda_away,
-            "p_home": forecast.p_home,
-            "p_draw": forecast.p_draw,
-            "p_away": forecast.p_away,
-            "xi": params.xi,
-            "model_version": params.version,
-            "n_train_matches": params.n_matches,
-            "converged": params.converged,
-            "home_fallback": forecast.home_fallback,
-            "away_fallback": forecast.away_fallback,
-        }
-    )
+def _block_rows(
+    data: MatchData,
+    block: np.ndarray,
+    home: np.ndarray,
+    away: np.ndarray,
+    params: DixonColesParams,
+    league: str,
+    season: str,
+) -> dict[str, np.ndarray]:
+    """Prediction columns (:data:`PREDICTION_COLUMNS`) of one block of matches."""
+    forecast = predict(params, home, away)
+    n = len(block)
+    return {
+        "match_id": data.match_ids[block].astype(object),
+        "league": np.full(n, league, dtype=object),
+        "season": np.full(n, season, dtype=object),
+        "match_date": data.day[block].astype("datetime64[D]").astype("datetime64[ns]"),
+        "as_of": np.full(n, np.datetime64(params.as_of, "D").astype("datetime64[ns]")),
+        "lambda_home": forecast.lambda_home,
+        "lambda_away": forecast.lambda_away,
+        "p_home": forecast.p_home,
+        "p_draw": forecast.p_draw,
+        "p_away": forecast.p_away,
+        "xi": np.full(n, params.xi),
+        "model_version": np.full(n, params.version, dtype=object),
+        "n_train_matches": np.full(n, params.n_matches, dtype=np.int64),
+        "converged": np.full(n, params.converged),
+        "home_fallback": forecast.home_fallback,
+        "away_fallback": forecast.away_fallback,
+    }
 
 
 def log_loss_1x2(predictions: pd.DataFrame, matches: pd.DataFrame) -> pd.Series:
@@ -209,31 +375,68 @@ def log_loss_1x2(predictions: pd.DataFrame, matches: pd.DataFrame) -> pd.Series:
     return pd.Series(-np.log(probability), index=predictions["match_id"].to_numpy())
 
 
+def season_scores(
+    predictions_by_xi: Mapping[float, pd.DataFrame], matches: pd.DataFrame, league: str
+) -> pd.DataFrame:
+    """Per season and grid ξ: predicted matches ``n`` and mean 1X2 ``log_loss``
+    (:data:`SCORE_COLUMNS`)."""
+    rows = []
+    for xi in sorted(predictions_by_xi):
+        predictions = predictions_by_xi[xi]
+        if predictions.empty:
+            continue
+        losses = log_loss_1x2(predictions, matches).to_numpy()
+        for season, index in predictions.groupby("season").indices.items():
+            rows.append((league, season, xi, len(index), float(losses[index].mean())))
+    return pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
+
+
 def select_xi(
-    predictions_by_xi: Mapping[float, pd.DataFrame],
-    matches: pd.DataFrame,
+    scores: pd.DataFrame,
     season: str,
     *,
     validation_seasons: int = 2,
-    default_xi: float = DEFAULTS.xi,
+    other_scores: pd.DataFrame | None = None,
 ) -> XiSelection:
-    """ξ minimizing the mean 1X2 log loss over the predicted seasons strictly before ``season``.
+    """ξ minimizing the mean 1X2 log loss over the league's ``validation_seasons`` predicted
+    seasons strictly before ``season`` (``scores``: :func:`season_scores` rows).
 
-    ``predictions_by_xi`` maps each grid ξ to its walk-forward predictions (same matches for all
-    ξ). Ties go to the smaller ξ. Without earlier predictions, ``default_xi`` with no scores.
+    Without any, the other leagues' scores of their ``validation_seasons`` latest seasons
+    before ``season`` (pooled, weighted by matches); without those either,
+    :data:`NO_EVIDENCE_XI`. Ties go to the smaller ξ.
     """
-    first = next(iter(predictions_by_xi.values()))
-    earlier = sorted(s for s in first["season"].unique() if s < season)[-validation_seasons:]
-    if not earlier:
-        return XiSelection(season, default_xi, (), (), 0)
-    scores = []
-    for xi in sorted(predictions_by_xi):
-        predictions = predictions_by_xi[xi]
-        chosen = predictions[predictions["season"].isin(earlier)]
-        scores.append((xi, float(log_loss_1x2(chosen, matches).mean())))
-    best = min(scores, key=lambda item: item[1])[0]
-    n_matches = int(first["season"].isin(earlier).sum())
-    return XiSelection(season, best, tuple(scores), tuple(earlier), n_matches)
+    for source in (scores, other_scores):
+        if source is None or source.empty:
+            continue
+        before = source[source["season"] < season]
+        earlier = sorted(before["season"].unique())[-validation_seasons:]
+        if not earlier:
+            continue
+        chosen = before[before["season"].isin(earlier)]
+        total = (chosen["n"] * chosen["log_loss"]).groupby(chosen["xi"]).sum()
+        count = chosen.groupby("xi")["n"].sum()
+        mean = (total / count).sort_index()
+        best = float(mean.idxmin())
+        n_matches = int(count.iloc[0])
+        return XiSelection(
+            season,
+            best,
+            tuple((float(x), float(v)) for x, v in mean.items()),
+            tuple(earlier),
+            n_matches,
+        )
+    return XiSelection(season, NO_EVIDENCE_XI, (), (), 0)
+
+
+@dataclass(frozen=True, eq=False)
+class SelectedWalk:
+    """The walk-forward of one league with ξ chosen per season: the predictions, the ξ choices,
+    the fits that made the predictions (model ids set) and every grid ξ's season scores."""
+
+    predictions: pd.DataFrame
+    selections: tuple[XiSelection, ...]
+    fits: tuple[BlockFit, ...]
+    scores: pd.DataFrame
 
 
 def walk_forward_selected(
@@ -242,26 +445,47 @@ def walk_forward_selected(
     grid: Sequence[float] = XI_GRID,
     *,
     validation_seasons: int = 2,
-) -> tuple[pd.DataFrame, tuple[XiSelection, ...]]:
+    other_scores: pd.DataFrame | None = None,
+) -> SelectedWalk:
     """Walk-forward of one league with ξ selected per season from earlier seasons only.
 
-    Every grid ξ (and the configured one, used for the first predicted season) is walked forward
-    once over all seasons; each season then takes the predictions of the ξ chosen for it by
-    :func:`select_xi`.
+    Every grid ξ (and :data:`NO_EVIDENCE_XI`) is walked forward once over all seasons; each
+    season then takes the
+    predictions and fits of the ξ chosen for it by :func:`select_xi`. The chosen fits get
+    their :func:`model_id`, which the prediction rows carry as ``model_version``.
     """
-    by_xi = {
-        xi: walk_forward(matches, dataclasses.replace(config, xi=xi))
-        for xi in sorted({*grid, config.xi})
-    }
-    seasons = sorted(by_xi[config.xi]["season"].unique())
-    selections = tuple(
-        select_xi(by_xi, matches, s, validation_seasons=validation_seasons, default_xi=config.xi)
-        for s in seasons
+    league = _single_league(matches)
+    values = sorted({*grid, NO_EVIDENCE_XI})
+    walks = walk_grid(matches, config, values)
+    by_xi = {xi: result.predictions for xi, result in walks.items()}
+    scores = season_scores(by_xi, matches, league)
+    data = MatchData.from_frame(matches)
+    seasons = sorted({s for result in walks.values() for s in result.predictions["season"]})
+    selections, chosen, fits = [], [], []
+    for season in seasons:
+        selection = select_xi(
+            scores, season, validation_seasons=validation_seasons, other_scores=other_scores
+        )
+        if selection.xi not in walks:
+            raise ValueError(f"ξ {selection.xi} chosen for {league} {season} is not in the grid")
+        selections.append(selection)
+        result = walks[selection.xi]
+        ids = {}
+        for block in result.fits:
+            if block.season != season:
+                continue
+            version = data_version(data, block.since, to_day(block.params.as_of))
+            identified = dataclasses.replace(
+                block, model_id=model_id(block.params, version), data_version=version
+            )
+            ids[block.model_id] = identified.model_id
+            fits.append(identified)
+        rows = result.predictions[result.predictions["season"] == season].copy()
+        rows["model_version"] = rows["model_version"].map(ids)
+        chosen.append(rows)
+    predictions = (
+        pd.concat(chosen, ignore_index=True)
+        if chosen
+        else pd.DataFrame(columns=list(PREDICTION_COLUMNS))
     )
-    chosen = [
-        by_xi[selection.xi].loc[lambda frame, s=selection.season: frame["season"] == s]
-        for selection in selections
-    ]
-    if not chosen:  # too few matches for any prediction (a small or new league)
-        return by_xi[config.xi], selections
-    return pd.concat(chosen, ignore_index=True), selections
+    return SelectedWalk(predictions, tuple(selections), tuple(fits), scores)

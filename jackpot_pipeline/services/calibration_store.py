@@ -14,18 +14,22 @@ Tables (DDL in :mod:`services.schema`; each (league, season) is replaced in one 
     The ``SetParams`` fitted for a league × season on earlier seasons only (JSON plus the
     headline numbers), with the pooling kind and the training window.
 ``prediction_sets``
-    One row per match × set A–G: p_home, p_draw, p_away strictly inside (0, 1) and summing to 1
-    within 1e-9 (CHECK constraints), entropy in nats and ``fell_back_to_a``.
+    One row per match × set A–G *as delivered* by the forecaster: p_home, p_draw, p_away
+    strictly inside (0, 1) and summing to 1 within 1e-9 (CHECK constraints), entropy in nats,
+    ``fell_back_to_a``, the decision instant ``decision_at`` (the model's as-of date), the
+    ``market_source`` used (football-data pre-closing line; NULL without one) and its
+    margin-free ``market_home/draw/away``.
 ``validation_results``
     Metrics of one forecast on one sample: ``league`` is a league code or "pooled", ``season``
     a season or a window such as "2015-16..2024-25"; ``forecast`` a set A–G, a reference
     (``dixon_coles_uncalibrated``, ``market``, ``base_rate``) or an alternative design
     (``A|calibration=league``, ``B|pooling=linear``, …) used to justify the choices below.
 
-The validated choices (numbers in ``benchmarks/validation.py`` and the pooled report):
-calibration curves fitted on every league's earlier out-of-sample rows (``CALIBRATION_SCOPE``),
-prediction-set parameters fitted on every league's earlier rows (``PARAMS_SCOPE``) and
-logarithmic pooling of model and market (``POOLING``).
+The design (numbers in ``benchmarks/validation.py`` and the pooled report): calibration
+curves fitted on every league's earlier out-of-sample rows (``CALIBRATION_SCOPE``),
+prediction-set parameters fitted on every league's earlier rows (``PARAMS_SCOPE``); the
+pooling of model and market is chosen per season from earlier seasons
+(``validation.season_params``), ``POOLING`` only while there is too little history.
 """
 
 from __future__ import annotations
@@ -42,20 +46,24 @@ import numpy as np
 import pandas as pd
 
 from jackpot_pipeline.core.calibration import POOLED, CalibrationCurve
+from jackpot_pipeline.core.decision_market import CLOSING_SOURCES, DECISION_SOURCES, choose_market
 from jackpot_pipeline.core.metrics import MetricReport
 from jackpot_pipeline.core.prediction_sets import MEMBER_NAMES, Pooling, SetParams
 from jackpot_pipeline.services import warehouse
+from jackpot_pipeline.settings import Settings
 
 #: Training scope of the calibration curves that are applied: every league's earlier rows.
 CALIBRATION_SCOPE = POOLED
 #: Training scope of the prediction-set parameters: every league's earlier rows.
 PARAMS_SCOPE = POOLED
-#: How model and market are pooled in sets B, C and E.
+#: Pooling of model and market in sets B, C and E while earlier seasons are too few to choose.
 POOLING: Pooling = "log"
 
 
 SET_COLUMNS = ("p_home", "p_draw", "p_away")
+#: The decision-time market (pre-closing) and the closing benchmark in ``load_oos`` rows.
 MARKET_COLUMNS = ("market_home", "market_draw", "market_away")
+CLOSING_COLUMNS = ("closing_home", "closing_draw", "closing_away")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -69,11 +77,15 @@ def load_oos(
     leagues: Sequence[str] | None = None,
     since_season: str | None = None,
 ) -> pd.DataFrame:
-    """Walk-forward out-of-sample predictions with the match result and the margin-free
-    closing market (NaN where the match has no odds), oldest first.
+    """Walk-forward out-of-sample predictions with the match result, the decision-time market
+    and the closing benchmark, oldest first.
 
-    Columns: match_id, league, season, match_date (datetime64), p_home, p_draw, p_away,
-    result ('H'/'D'/'A', None if not played), market_home, market_draw, market_away."""
+    Columns: match_id, league, season, match_date (datetime64), as_of (the model's as-of
+    date), p_home, p_draw, p_away, result ('H'/'D'/'A', None if not played);
+    market_source and market_home/draw/away: the margin-free football-data *pre-closing* line
+    (:data:`decision_market.DECISION_SOURCES`, the only market a forecast may use);
+    closing_source and closing_home/draw/away: the closing line (the benchmark). NaN and
+    None where the match has no such line."""
     where = ["o.season <= ?"]
     params: list[Any] = [until_season]
     if since_season is not None:
@@ -83,15 +95,40 @@ def load_oos(
         where.append(f"o.league IN ({', '.join('?' for _ in leagues)})")
         params.extend(leagues)
     frame = con.execute(
-        "SELECT o.match_id, o.league, o.season, o.match_date, o.p_home, o.p_draw, o.p_away, "
-        "m.result, m.prob_home_market AS market_home, m.prob_draw_market AS market_draw, "
-        "m.prob_away_market AS market_away "
-        "FROM oos_predictions o JOIN matches m USING (match_id) "
+        "SELECT o.match_id, o.league, o.season, o.match_date, o.as_of, o.p_home, o.p_draw, "
+        "o.p_away, m.result FROM oos_predictions o JOIN matches m USING (match_id) "
         f"WHERE {' AND '.join(where)} ORDER BY o.match_date, o.match_id",
         params,
     ).df()
     frame["match_date"] = pd.to_datetime(frame["match_date"])
+    frame["as_of"] = pd.to_datetime(frame["as_of"])
+    triples = load_triples(con)
+    ids = frame["match_id"].tolist()
+    method = Settings.from_env().margin_method
+    for prefix, sources in (("market", DECISION_SOURCES), ("closing", CLOSING_SOURCES)):
+        chosen = choose_market(triples, ids, sources, method)
+        frame[f"{prefix}_source"] = chosen["source"].to_numpy()
+        for outcome in ("home", "draw", "away"):
+            frame[f"{prefix}_{outcome}"] = chosen[f"p_{outcome}"].to_numpy()
     return frame
+
+
+def load_triples(
+    con: duckdb.DuckDBPyConnection, match_ids: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """1X2 prices of the decision and closing sources, one row per match, bookmaker, phase
+    (of ``match_ids`` only, when given)."""
+    books = sorted({b for b, _ in (*DECISION_SOURCES, *CLOSING_SOURCES)})
+    only = "" if match_ids is None else f" AND match_id IN ({', '.join('?' for _ in match_ids)})"
+    return con.execute(
+        "SELECT match_id, bookmaker, phase, "
+        "max(price) FILTER (WHERE outcome = 'home') AS home, "
+        "max(price) FILTER (WHERE outcome = 'draw') AS draw, "
+        "max(price) FILTER (WHERE outcome = 'away') AS away "
+        f"FROM match_odds WHERE market = '1X2' AND bookmaker IN ({', '.join('?' for _ in books)})"
+        f"{only} GROUP BY match_id, bookmaker, phase",
+        [*books, *(match_ids or [])],
+    ).df()
 
 
 def outcome_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -265,7 +302,8 @@ def load_prediction_sets(
             params.extend(values)
     return con.execute(
         "SELECT match_id, league, season, match_date, set_name, p_home, p_draw, p_away, "
-        f"entropy, fell_back_to_a FROM prediction_sets WHERE {' AND '.join(where)} "
+        "entropy, fell_back_to_a, decision_at, market_source, market_home, market_draw, "
+        f"market_away FROM prediction_sets WHERE {' AND '.join(where)} "
         "ORDER BY match_date, match_id, set_name",
         params,
     ).df()

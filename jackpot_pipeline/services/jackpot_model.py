@@ -2,16 +2,18 @@
 
 1. **Validate** the coupon (:func:`jackpot_pipeline.core.coupon.parse_coupon_bytes`): names go
    through the alias table (:func:`team_resolver`), league history comes from ``matches``.
-2. **Plan** every fixture (:func:`plan_jackpot`) — nothing is fitted yet:
+2. **Plan** every fixture (:func:`plan_jackpot`):
 
    * league: the coupon's, else the league the home team (then the away team) played its last
      match in before kickoff (flag ``league_inferred``);
-   * model inputs: the league's played matches of the kickoff's season and the three before it
-     (like the walk-forward), dated strictly before the kickoff date (a date-only kickoff counts
-     as that day; the UTC date otherwise, so same-day earlier matches are left out too); ξ from
-     ``xi_selections`` of the latest season ≤ the kickoff's season, else ``Settings.xi``;
-   * ``model_id`` = ``dc1-`` + SHA-256 of those inputs (league, as-of, since, ξ, prior, max
-     goals, Dixon-Coles code version and the training rows' data version);
+   * decision day: the earlier of the kickoff date and the prediction time's date: only
+     results before it are used;
+   * model (:func:`jackpot_pipeline.services.forecaster.models_for`, the one forecaster): the
+     league's walk-forward refit made by the decision day whose block covers the kickoff — the
+     stored refit that predicted the walk-forward's matches of that block — or else the
+     walk's next refit as of the kickoff date (same window, league prior, season's ξ, warm
+     start); ``model_id`` is its ``models.model_id`` (code version, parameters and training
+     data version);
    * calibration curve and set parameters from ``calibration_store.load_calibration`` /
      ``load_set_params`` (league, before = kickoff date); None → identity calibration (flag
      ``uncalibrated``, also for an identity curve) and default ``SetParams()`` (flag
@@ -21,9 +23,9 @@
      collected odds snapshots (:func:`snapshot_market`): the event with the same resolved team
      ids kicking off within ±1 day (the closest kickoff first), its board as known when the
      prediction is made and before kickoff — Pinnacle alone when it has a usable line, else the
-     consensus of every usable bookmaker (flag ``market_from_odds_snapshot``); none otherwise
-     (flag ``no_market_odds``). ``market_source`` records which: ``coupon``,
-     ``odds_snapshot:<bookmakers> @ <latest snapshot time>`` or NULL.
+     consensus of every usable bookmaker (flag ``market_from_odds_snapshot``); else, for a
+     recorded match, football-data's pre-closing line (:func:`recorded_market`); never a
+     closing price; none otherwise (flag ``no_market_odds``). ``market_source`` records which.
 
 3. **Version**: ``jackpot_version`` = ``jp-`` + SHA-256 of the version key (the coupon file's
    SHA-256, the margin method, this module's code version and every fixture's resolved team
@@ -37,10 +39,10 @@
    * a model or data update (new results before kickoff, another ξ, a new calibration, new
      set parameters or a newer odds snapshot) gives a new version, stored next to the old one.
 
-4. **Compute** (only for a new version): one Dixon-Coles fit per (league, as-of date)
-   (:func:`jackpot_pipeline.core.dixon_coles.fit` + ``predict``): λ, μ, raw 1X2, most likely
-   score; calibration → set A; sets A–G (:func:`build_prediction_sets`) with per-set detail
-   (model weight, draw boost, temperature, Kelly shares, ensemble weights).
+4. **Compute** (only for a new version): the planned model's ``predict``: λ, μ, raw 1X2, most
+   likely score; calibration and sets A–G through ``forecaster.deliver`` (the function the
+   validation's stored sets come from) with per-set detail (model weight, draw boost,
+   temperature, Kelly shares, ensemble weights).
 """
 
 from __future__ import annotations
@@ -58,15 +60,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from jackpot_pipeline.core.calibration import CalibrationCurve, apply_calibration
+from jackpot_pipeline.core.calibration import CalibrationCurve
 from jackpot_pipeline.core.coupon import CouponFixture, ParsedCoupon, Resolve, parse_coupon_bytes
-from jackpot_pipeline.core.dixon_coles import (
-    DEFAULT_PRIOR,
-    MODEL_VERSION,
-    DixonColesParams,
-    fit,
-    predict,
-)
+from jackpot_pipeline.core.decision_market import DECISION_SOURCES, choose_market
+from jackpot_pipeline.core.dixon_coles import DixonColesParams, predict
 from jackpot_pipeline.core.jackpot_analytics import OUTCOME_CODES
 from jackpot_pipeline.core.margins import remove_margin
 from jackpot_pipeline.core.odds import EventStatus, consensus_probs, odds_at, pinnacle_probs
@@ -74,29 +71,23 @@ from jackpot_pipeline.core.prediction_sets import (
     MARKET_DOMINANT_MODEL_WEIGHT,
     MEMBER_NAMES,
     PredictionSet,
-    SetInputs,
     SetParams,
-    build_prediction_sets,
     kelly_fraction,
 )
-from jackpot_pipeline.core.seasons import previous_season, season_of
+from jackpot_pipeline.core.seasons import season_of
 from jackpot_pipeline.core.teams import ALIASES_PATH
-from jackpot_pipeline.core.walk_forward import WalkForwardConfig
-from jackpot_pipeline.services import warehouse
+from jackpot_pipeline.core.walk_forward import BlockFit
+from jackpot_pipeline.services import forecaster, warehouse
+from jackpot_pipeline.services.calibration_store import load_triples
 from jackpot_pipeline.services.jackpot_store import SET_NAMES, ComputedJackpot
-from jackpot_pipeline.services.model_store import data_version as training_data_version
 from jackpot_pipeline.settings import Settings
 
-CODE_VERSION = "jackpots/1"  # in every version key: bump it when the numbers' logic changes
-HISTORY_SEASONS = WalkForwardConfig.history_seasons  # same window as the walk-forward
+CODE_VERSION = "jackpots/2"  # in every version key: bump it when the numbers' logic changes
 RESULT_WINDOW_DAYS = 1  # a result or odds event is matched within ±1 day of the kickoff date
 ODDS_SNAPSHOT = "odds_snapshot"  # market_source prefix of a market from the odds snapshots
 SHARP_BOOKMAKER = "pinnacle"  # preferred alone over the consensus when it has a usable line
 SNAPSHOT_COLUMNS = "event_id, sport, bookmaker, market, outcome, price, snapshot_time, two_way_h2h"
 THIN_HISTORY = 100  # fewer training matches than this: flag ``thin_history``
-TRAINING_COLUMNS = (
-    "match_id, league, season, match_date, home_team_id, away_team_id, home_goals, away_goals"
-)
 
 
 class JackpotError(RuntimeError):
@@ -146,7 +137,8 @@ class FixturePlan:
     league_inferred: bool
     match_date: date
     season: str
-    training: pd.DataFrame
+    decision_day: date
+    model: BlockFit
     since: date
     xi: float
     xi_source: str
@@ -167,8 +159,8 @@ class FixturePlan:
 
     @property
     def as_of(self) -> date:
-        """The fit date: only matches strictly before it are seen."""
-        return self.match_date
+        """The model's as-of date: only matches strictly before it are seen."""
+        return self.model.params.as_of
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,21 +197,25 @@ def plan_jackpot(
     now = now or datetime.now(UTC)
     calibration_loader, set_params_loader = calibration_loaders()
     markets = market_probabilities(coupon.fixtures, settings.margin_method)
+    located = [locate(con, fixture, now) for fixture in coupon.fixtures]
+    try:
+        models = forecaster.models_for(
+            con,
+            [
+                (league, day, fixture_date(fixture.kickoff))
+                for fixture, (league, _, day) in zip(coupon.fixtures, located, strict=True)
+            ],
+        )
+    except forecaster.NoHistory as error:
+        raise JackpotError(f"{error}; ingest the league first") from error
     plans = []
-    for fixture, coupon_market in zip(coupon.fixtures, markets, strict=True):
-        market = fixture_market(con, fixture, coupon_market, now)
+    for fixture, coupon_market, (league, inferred, day) in zip(
+        coupon.fixtures, markets, located, strict=True
+    ):
+        market = fixture_market(con, fixture, coupon_market, now, settings.margin_method)
         match_date = fixture_date(fixture.kickoff)
-        league, inferred = fixture_league(con, fixture, match_date)
         season = season_of(match_date)
-        training = training_matches(con, league, season, match_date)
-        if training.empty:
-            raise JackpotError(
-                f"row {fixture.row}: no {league} results before {match_date} in the warehouse "
-                f"(seasons {first_season(season)} to {season}); ingest the league first"
-            )
-        since = training["match_date"].min().date()
-        xi, xi_source = select_xi(con, league, season, settings.xi)
-        data_ver = training_data_version(training)
+        block = models[(league, day, match_date)]
         curve = calibration_loader(con, league, match_date)
         params = set_params_loader(con, league, match_date)
         plans.append(
@@ -229,12 +225,13 @@ def plan_jackpot(
                 league_inferred=inferred,
                 match_date=match_date,
                 season=season,
-                training=training,
-                since=since,
-                xi=xi,
-                xi_source=xi_source,
-                data_version=data_ver,
-                model_id=model_id(league, match_date, since, xi, data_ver, settings.max_goals),
+                decision_day=day,
+                model=block,
+                since=pd.Timestamp(np.datetime64(int(block.since), "D")).date(),
+                xi=block.params.xi,
+                xi_source=f"walk-forward {league} {block.season}",
+                data_version=block.data_version,
+                model_id=block.model_id,
                 calibration=curve,
                 calibration_version=content_version(curve.to_dict()) if curve else "none",
                 set_params=params or SetParams(),
@@ -245,7 +242,7 @@ def plan_jackpot(
                 max_goals=settings.max_goals,
                 market_source=market.source,
                 market_data=market.data,
-                **history_freshness(training, match_date, settings.stale_history_days),
+                **history_freshness(con, league, match_date, settings.stale_history_days),
             )
         )
     key = {
@@ -276,10 +273,19 @@ def plan_jackpot(
     )
 
 
-def history_freshness(training: pd.DataFrame, match_date: date, stale_days: int) -> dict[str, Any]:
-    """``latest_result`` (the last training match's date) and ``stale_history``: the fixture
-    lies more than ``stale_days`` days after it (history has not caught up with the season)."""
-    latest = training["match_date"].max().date()
+def history_freshness(
+    con: duckdb.DuckDBPyConnection, league: str, match_date: date, stale_days: int
+) -> dict[str, Any]:
+    """``latest_result`` (the league's last played match before ``match_date``) and
+    ``stale_history``: the fixture lies more than ``stale_days`` days after it (history has not
+    caught up with the season), or the league has no result at all."""
+    (latest,) = con.execute(
+        "SELECT max(match_date) FROM matches WHERE league = ? AND match_date < ? "
+        "AND result IS NOT NULL",
+        [league, match_date],
+    ).fetchone()
+    if latest is None:
+        return {"latest_result": None, "stale_history": True}
     return {"latest_result": latest, "stale_history": (match_date - latest).days > stale_days}
 
 
@@ -306,6 +312,16 @@ def calibration_loaders() -> tuple[
     )
 
 
+def locate(
+    con: duckdb.DuckDBPyConnection, fixture: CouponFixture, now: datetime
+) -> tuple[str, bool, date]:
+    """League (inferred or not) and decision day of a fixture: the earlier of the kickoff date
+    and ``now``'s date (the model sees results strictly before it)."""
+    match_date = fixture_date(fixture.kickoff)
+    league, inferred = fixture_league(con, fixture, match_date)
+    return league, inferred, min(match_date, now.astimezone(UTC).date())
+
+
 def fixture_league(
     con: duckdb.DuckDBPyConnection, fixture: CouponFixture, before: date
 ) -> tuple[str, bool]:
@@ -324,58 +340,6 @@ def fixture_league(
         f"row {fixture.row}: no league given and neither {fixture.home_id} nor "
         f"{fixture.away_id} has played before {before}; give the league"
     )
-
-
-def first_season(season: str) -> str:
-    """The first season of the training window ending with ``season``."""
-    return previous_season(season, HISTORY_SEASONS)
-
-
-def training_matches(
-    con: duckdb.DuckDBPyConnection, league: str, season: str, before: date
-) -> pd.DataFrame:
-    """Played matches of ``league`` in the window's seasons dated strictly before ``before``."""
-    frame = con.execute(
-        f"SELECT {TRAINING_COLUMNS} FROM matches WHERE league = ? AND season >= ? AND "
-        "season <= ? AND match_date < ? AND home_goals IS NOT NULL AND away_goals IS NOT NULL "
-        "ORDER BY match_date, match_id",
-        [league, first_season(season), season, before],
-    ).df()
-    frame["match_date"] = pd.to_datetime(frame["match_date"])
-    return frame.astype({"home_goals": "int64", "away_goals": "int64"})
-
-
-def select_xi(
-    con: duckdb.DuckDBPyConnection, league: str, season: str, default: float
-) -> tuple[float, str]:
-    """ξ of the league's latest ``xi_selections`` season ≤ ``season``, else ``default``."""
-    if warehouse.table_exists(con, "xi_selections"):
-        row = con.execute(
-            "SELECT xi, season FROM xi_selections WHERE league = ? AND season <= ? "
-            "ORDER BY season DESC LIMIT 1",
-            [league, season],
-        ).fetchone()
-        if row is not None:
-            return float(row[0]), f"xi_selections {league} {row[1]}"
-    return float(default), "settings"
-
-
-def model_id(
-    league: str, as_of: date, since: date, xi: float, data_ver: str, max_goals: int
-) -> str:
-    """``dc1-`` + SHA-256 of a fit's inputs (the fit is deterministic in them)."""
-    prior = dataclasses.asdict(DEFAULT_PRIOR)
-    key = {
-        "model": MODEL_VERSION,
-        "league": league,
-        "as_of": as_of.isoformat(),
-        "since": since.isoformat(),
-        "xi": xi,
-        "prior": prior,
-        "max_goals": max_goals,
-        "data_version": data_ver,
-    }
-    return f"{MODEL_VERSION}-{content_version(key)}"
 
 
 def content_version(content: object) -> str:
@@ -434,12 +398,49 @@ def fixture_market(
     fixture: CouponFixture,
     coupon_market: tuple[np.ndarray, float | None],
     now: datetime,
+    method: str,
 ) -> FixtureMarket:
-    """The coupon's odds when given, else the odds snapshots as known at ``now``, else none."""
+    """The coupon's odds when given, else the odds snapshots as known at ``now``, else — when
+    ``now`` is on or after the kickoff date (a replay of a past round) — the recorded match's
+    football-data pre-closing line (its snapshot time is not recorded, so a prediction made
+    before the kickoff day never reads it), else none; never a closing price."""
     probs, overround = coupon_market
     if fixture.odds is not None:
         return FixtureMarket(probs, overround, "coupon")
-    return snapshot_market(con, fixture, now) or FixtureMarket(probs)
+    replay = now.astimezone(UTC).date() >= fixture_date(fixture.kickoff)
+    return (
+        snapshot_market(con, fixture, now)
+        or (recorded_market(con, fixture, method) if replay else None)
+        or FixtureMarket(probs)
+    )
+
+
+def recorded_market(
+    con: duckdb.DuckDBPyConnection, fixture: CouponFixture, method: str
+) -> FixtureMarket | None:
+    """The football-data pre-closing line (``DECISION_SOURCES``) of the recorded match with
+    the fixture's team ids within ±1 day of its date; None without one."""
+    day = fixture_date(fixture.kickoff)
+    found = con.execute(
+        "SELECT match_id FROM matches WHERE home_team_id = ? AND away_team_id = ? "
+        "AND match_date BETWEEN ? AND ? ORDER BY abs(date_diff('day', match_date, ?)) LIMIT 1",
+        [
+            fixture.home_id,
+            fixture.away_id,
+            day - timedelta(days=RESULT_WINDOW_DAYS),
+            day + timedelta(days=RESULT_WINDOW_DAYS),
+            day,
+        ],
+    ).fetchone()
+    if found is None:
+        return None
+    chosen = choose_market(load_triples(con, [found[0]]), [found[0]], DECISION_SOURCES, method)
+    if chosen["source"].iloc[0] is None:
+        return None
+    probs = chosen[["p_home", "p_draw", "p_away"]].to_numpy(dtype=np.float64)[0]
+    source = str(chosen["source"].iloc[0])
+    data = {"source": source, "match_id": str(found[0]), "probs": [float(p) for p in probs]}
+    return FixtureMarket(probs, None, f"{source} ({found[0]})", data)
 
 
 def snapshot_market(
@@ -535,18 +536,9 @@ def compute_jackpot(
 ) -> ComputedJackpot:
     """Fit, predict, calibrate and build sets A–G for every fixture of a plan."""
     now = now or datetime.now(UTC)
-    fits: dict[str, DixonColesParams] = {}
     fixture_rows, prediction_rows = [], []
     for plan_row in plan.fixtures:
-        if plan_row.model_id not in fits:
-            fits[plan_row.model_id] = fit(
-                plan_row.training,
-                plan_row.as_of,
-                xi=plan_row.xi,
-                since=plan_row.since,
-                prior=DEFAULT_PRIOR,
-            )
-        params = fits[plan_row.model_id]
+        params = plan_row.model.params
         row, sets = _fixture_row(plan.version, plan_row, params)
         fixture_rows.append(row)
         prediction_rows += _prediction_rows(plan.version, plan_row, row, sets, now)
@@ -564,15 +556,10 @@ def _fixture_row(
     fixture = plan.fixture
     forecast = predict(params, [fixture.home_id], [fixture.away_id], max_goals=plan.max_goals)
     raw = np.array([forecast.p_home[0], forecast.p_draw[0], forecast.p_away[0]])
-    calibrated = (
-        raw / raw.sum()
-        if plan.calibration is None
-        else apply_calibration(plan.calibration, raw[None, :])[0]
+    calibrated, sets = forecaster.deliver(
+        raw[None, :], plan.market[None, :], [plan.league], plan.calibration, plan.set_params
     )
-    sets = build_prediction_sets(
-        SetInputs(model=calibrated[None, :], market=plan.market[None, :], league=[plan.league]),
-        plan.set_params,
-    )
+    calibrated = calibrated[0]
     top = forecast.most_likely_score[0]
     index = {team: i for i, team in enumerate(params.teams)}
     strengths = {
@@ -645,7 +632,7 @@ def _fixture_flags(
         ("uncalibrated", plan.calibration is None or plan.calibration.is_identity),
         ("default_set_params", plan.set_params_default),
         ("no_market_odds", not has_market),
-        ("market_from_odds_snapshot", plan.market_data is not None),
+        ("market_from_odds_snapshot", (plan.market_source or "").startswith(ODDS_SNAPSHOT)),
         ("league_inferred", plan.league_inferred),
         ("date_only_kickoff", not isinstance(fixture.kickoff, datetime)),
         ("home_team_unseen", bool(forecast.home_fallback[0])),

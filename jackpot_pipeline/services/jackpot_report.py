@@ -338,7 +338,7 @@ def export_frame(report: JackpotReport) -> pd.DataFrame:
         "jackpot_version", "match_order", "home_team", "away_team", "home_team_id",
         "away_team_id", "league", "kickoff", "likely_home_goals", "likely_away_goals",
         "dc_prob_home", "dc_prob_draw", "dc_prob_away", "calibrated", "calibration_version",
-        "xi", "n_train_matches", "latest_result", "flags", "result",
+        "xi", "n_train_matches", "latest_result", "market_source", "flags", "result",
     ]  # fmt: skip
     fixtures = fixtures[keep]
     predictions = report.stored.predictions.drop(columns=["created_at"])

@@ -1,28 +1,35 @@
 """Warehouse side of the model layer: load league history, store features, models, predictions.
 
-Tables (created on first write): ``team_features`` (one row per team and match),
-``models`` + ``model_team_ratings`` (fitted Dixon-Coles models with their version, training
-window, ξ, ρ, home advantage, log-likelihood, convergence and input data version),
-``xi_selections`` (ξ chosen per league and season with the grid's scores) and
-``oos_predictions`` (walk-forward out-of-sample 1X2 per match). Each (league, season) is
-replaced in one transaction, so re-running a partition leaves the tables identical.
+Tables: ``team_features`` (one row per team and match), ``models`` + ``model_team_ratings``
+(every walk-forward refit that predicted a block: version, training window, ξ, ρ, home
+advantage, prior with its newcomer offsets, log-likelihood, convergence and input data
+version; ``kind`` = ``block <as-of date>``), ``xi_selections`` (ξ chosen per league and season
+with the grid's scores), ``xi_scores`` (every grid ξ's walk-forward log loss per season) and
+``oos_predictions`` (walk-forward out-of-sample 1X2 per match; ``model_version`` is the
+``models.model_id`` that made it). Each (league, season) is replaced in one transaction, so
+re-running a partition leaves the tables identical.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from collections.abc import Sequence
+from datetime import date
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from jackpot_pipeline.core.dixon_coles import DEFAULT_PRIOR, MODEL_VERSION, DixonColesParams, fit
-from jackpot_pipeline.core.seasons import previous_season
-from jackpot_pipeline.core.walk_forward import WalkForwardConfig, XiSelection, log_loss_1x2
+from jackpot_pipeline.core.dixon_coles import MODEL_VERSION, DixonColesParams, TeamPrior
+from jackpot_pipeline.core.walk_forward import (
+    SCORE_COLUMNS,
+    BlockFit,
+    SelectedWalk,
+    WalkForwardConfig,
+    XiSelection,
+    log_loss_1x2,
+    walk_forward_selected,
+)
 from jackpot_pipeline.services import warehouse
 
 MATCH_FIELDS = (
@@ -44,14 +51,6 @@ def load_matches(
     return frame.astype({"home_goals": "int64", "away_goals": "int64"})
 
 
-def data_version(matches: pd.DataFrame) -> str:
-    """Short SHA-256 of the rows a model was trained on (ids, dates, goals)."""
-    digest = hashlib.sha256()
-    for column in ("match_id", "match_date", "home_goals", "away_goals"):
-        digest.update(matches[column].astype(str).str.cat(sep="\x1f").encode())
-    return digest.hexdigest()[:16]
-
-
 def replace_partition(
     con: duckdb.DuckDBPyConnection, table: str, league: str, season: str, frame: pd.DataFrame
 ) -> int:
@@ -67,31 +66,23 @@ def store_features(
     return replace_partition(con, "team_features", league, season, features)
 
 
-def model_record(
-    params: DixonColesParams,
-    league: str,
-    season: str,
-    kind: str,
-    training: pd.DataFrame,
-    since: date,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ``models`` row and ``model_team_ratings`` rows of a fitted model.
+BLOCK_KIND = "block"
+#: The walk-forward configuration of the pipeline (defaults: 3 seasons of history, weekly
+#: refits, 60 matches before the first prediction, the default team prior).
+WALK_CONFIG = WalkForwardConfig()
 
-    model_id = ``dc1-`` + SHA-256(code version, parameter version, input data version)[:16].
-    """
-    window = training[(training["match_date"].dt.date >= since)]
-    window = window[window["match_date"].dt.date < params.as_of]
-    data_ver = data_version(window)
-    key = f"{MODEL_VERSION}|{params.version}|{data_ver}"
-    model_id = f"{MODEL_VERSION}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+def model_record(block: BlockFit) -> tuple[dict[str, object], pd.DataFrame]:
+    """The ``models`` row and ``model_team_ratings`` rows of one walk-forward fit."""
+    params = block.params
     row = {
-        "model_id": model_id,
-        "league": league,
-        "season": season,
-        "kind": kind,
+        "model_id": block.model_id,
+        "league": block.league,
+        "season": block.season,
+        "kind": f"{BLOCK_KIND} {params.as_of.isoformat()}",
         "model_type": "dixon-coles",
         "as_of": params.as_of,
-        "training_since": since,
+        "training_since": np.datetime64(int(block.since), "D").astype(date),
         "n_matches": params.n_matches,
         "xi": params.xi,
         "rho": params.rho,
@@ -101,42 +92,93 @@ def model_record(
         "iterations": params.iterations,
         "params_version": params.version,
         "code_version": MODEL_VERSION,
-        "data_version": data_ver,
+        "data_version": block.data_version,
         "prior": json.dumps(
             {
                 "precision": params.prior.precision,
                 "newcomer_attack": params.prior.newcomer_attack,
                 "newcomer_defence": params.prior.newcomer_defence,
+                "newcomer_offsets": [list(o) for o in block.offsets],
             }
         ),
         "newcomers": json.dumps(list(params.newcomers)),
     }
     ratings = pd.DataFrame(
         {
-            "model_id": model_id,
+            "model_id": block.model_id,
             "team_id": list(params.teams),
             "attack": np.asarray(params.attack, dtype=float),
             "defence": np.asarray(params.defence, dtype=float),
         }
     )
-    return pd.DataFrame([row]), ratings
+    return row, ratings
 
 
 def store_models(
-    con: duckdb.DuckDBPyConnection,
-    league: str,
-    season: str,
-    models: pd.DataFrame,
-    ratings: pd.DataFrame,
-) -> None:
+    con: duckdb.DuckDBPyConnection, league: str, season: str, blocks: Sequence[BlockFit]
+) -> int:
     """Replace the partition's models and their team ratings (inside a transaction)."""
     con.execute(
         "DELETE FROM model_team_ratings WHERE model_id IN "
         "(SELECT model_id FROM models WHERE league = ? AND season = ?)",
         [league, season],
     )
-    replace_partition(con, "models", league, season, models)
-    warehouse.insert_frame(con, "model_team_ratings", ratings)
+    records = [model_record(block) for block in blocks]
+    replace_partition(con, "models", league, season, pd.DataFrame([r for r, _ in records]))
+    if records:
+        warehouse.insert_frame(con, "model_team_ratings", pd.concat([r for _, r in records]))
+    return len(records)
+
+
+def load_fits(con: duckdb.DuckDBPyConnection, league: str) -> list[BlockFit]:
+    """The stored walk-forward fits of ``league`` in as-of order, parameters rebuilt exactly
+    (teams in sorted order, as the fit orders them)."""
+    models = con.execute(
+        "SELECT * FROM models WHERE league = ? AND kind LIKE ? ORDER BY as_of",
+        [league, f"{BLOCK_KIND} %"],
+    ).df()
+    if models.empty:
+        return []
+    ratings = con.execute(
+        "SELECT r.model_id, r.team_id, r.attack, r.defence FROM model_team_ratings r "
+        "JOIN models m USING (model_id) WHERE m.league = ? ORDER BY r.model_id, r.team_id",
+        [league],
+    ).df()
+    by_model = dict(tuple(ratings.groupby("model_id")))
+    return [_block_from_row(row, by_model[row.model_id]) for row in models.itertuples()]
+
+
+def _block_from_row(row: object, ratings: pd.DataFrame) -> BlockFit:
+    """A :class:`BlockFit` from its ``models`` row and ratings."""
+    prior = json.loads(row.prior)
+    order = sorted(range(len(ratings)), key=lambda i: ratings["team_id"].iloc[i])
+    ratings = ratings.iloc[order]
+    params = DixonColesParams(
+        teams=tuple(ratings["team_id"]),
+        attack=_frozen(ratings["attack"]),
+        defence=_frozen(ratings["defence"]),
+        home_advantage=float(row.home_advantage),
+        rho=float(row.rho),
+        xi=float(row.xi),
+        as_of=pd.Timestamp(row.as_of).date(),
+        n_matches=int(row.n_matches),
+        log_likelihood=float(row.log_likelihood),
+        converged=bool(row.converged),
+        iterations=int(row.iterations),
+        prior=TeamPrior(prior["precision"], prior["newcomer_attack"], prior["newcomer_defence"]),
+        newcomers=tuple(json.loads(row.newcomers)),
+    )
+    if params.version != row.params_version:
+        raise ValueError(f"stored model {row.model_id} does not rebuild to its parameters")
+    since = int(np.datetime64(pd.Timestamp(row.training_since).date(), "D").astype(np.int64))
+    offsets = tuple(tuple(o) for o in prior.get("newcomer_offsets", []))
+    return BlockFit(row.league, row.season, since, params, offsets, row.model_id, row.data_version)
+
+
+def _frozen(values: pd.Series) -> np.ndarray:
+    out = values.to_numpy(dtype=np.float64).copy()
+    out.setflags(write=False)
+    return out
 
 
 def selection_frame(selection: XiSelection, league: str) -> pd.DataFrame:
@@ -157,81 +199,46 @@ def selection_frame(selection: XiSelection, league: str) -> pd.DataFrame:
     )
 
 
-def season_window(matches: pd.DataFrame, season: str) -> tuple[date, date]:
-    """First match date of ``season`` and the day after its last match."""
-    days = matches.loc[matches["season"] == season, "match_date"]
-    return days.min().date(), days.max().date() + timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class SeasonModels:
-    """A season's fitted start/end models and its ξ choice, ready to store."""
-
-    league: str
-    season: str
-    xi: float
-    selection: XiSelection | None
-    models: pd.DataFrame
-    ratings: pd.DataFrame
-
-
-def fit_season_models(
-    league: str,
-    season: str,
-    matches: pd.DataFrame,
-    selections: Mapping[str, XiSelection],
-    default_xi: float,
-) -> SeasonModels:
-    """Models as of the season's first match and the day after its last, with the season's
-    chosen ξ, trained on the walk-forward window (the previous seasons + the current one).
-
-    The stored models use the default newcomer prior (the walk-forward refines the newcomer
-    centre per league from earlier seasons)."""
-    selection = selections.get(season)
-    xi = selection.xi if selection is not None else default_xi
-    start, end = season_window(matches, season)
-    first = previous_season(season, WalkForwardConfig.history_seasons)
-    since = matches.loc[matches["season"] >= first, "match_date"].min().date()
-    models, ratings = [], []
-    for kind, as_of in (("season_start", start), ("season_end", end)):
-        if not (matches["match_date"].dt.date < as_of).any():
-            continue  # the first season in the data has no history before its start
-        params = fit(matches, as_of, xi=xi, since=since, prior=DEFAULT_PRIOR)
-        model, rating = model_record(params, league, season, kind, matches, since)
-        models.append(model)
-        ratings.append(rating)
-    return SeasonModels(
-        league,
-        season,
-        xi,
-        selection,
-        pd.concat(models, ignore_index=True) if models else pd.DataFrame(),
-        pd.concat(ratings, ignore_index=True) if ratings else pd.DataFrame(),
-    )
+def load_scores(con: duckdb.DuckDBPyConnection, exclude_league: str | None = None) -> pd.DataFrame:
+    """Stored ``xi_scores`` rows (every league's, or all but ``exclude_league``)."""
+    return con.execute(
+        f"SELECT {', '.join(SCORE_COLUMNS)} FROM xi_scores WHERE league IS DISTINCT FROM ? "
+        "ORDER BY league, season, xi",
+        [exclude_league],
+    ).df()
 
 
 def store_season(
     con: duckdb.DuckDBPyConnection,
-    fitted: SeasonModels,
+    league: str,
+    season: str,
+    walk: SelectedWalk,
     matches: pd.DataFrame,
-    predictions: pd.DataFrame,
 ) -> dict[str, object]:
-    """Store a season's models, ξ choice and OOS predictions (call inside a transaction);
-    returns a summary row with the season's walk-forward 1X2 log loss."""
-    league, season = fitted.league, fitted.season
-    season_predictions = predictions[predictions["season"] == season]
-    store_models(con, league, season, fitted.models, fitted.ratings)
-    replace_partition(con, "oos_predictions", league, season, season_predictions)
-    if fitted.selection is not None:
-        replace_partition(
-            con, "xi_selections", league, season, selection_frame(fitted.selection, league)
-        )
-    log_loss = log_loss_1x2(season_predictions, matches).mean() if len(season_predictions) else None
+    """Store a season's fits, ξ choice, grid scores and OOS predictions (call inside a
+    transaction); returns a summary row with the season's walk-forward 1X2 log loss."""
+    predictions = walk.predictions[walk.predictions["season"] == season]
+    blocks = [b for b in walk.fits if b.season == season]
+    n_models = store_models(con, league, season, blocks)
+    replace_partition(con, "oos_predictions", league, season, predictions)
+    replace_partition(
+        con, "xi_scores", league, season, walk.scores[walk.scores["season"] == season]
+    )
+    selection = next((s for s in walk.selections if s.season == season), None)
+    if selection is not None:
+        replace_partition(con, "xi_selections", league, season, selection_frame(selection, league))
+    log_loss = log_loss_1x2(predictions, matches).mean() if len(predictions) else None
     return {
         "league": league,
         "season": season,
-        "xi": fitted.xi,
-        "predicted": len(season_predictions),
-        "models": len(fitted.models),
+        "xi": None if selection is None else selection.xi,
+        "predicted": len(predictions),
+        "models": n_models,
         "log_loss": None if log_loss is None else round(float(log_loss), 4),
     }
+
+
+def walk_league(matches: pd.DataFrame, other_scores: pd.DataFrame | None = None) -> SelectedWalk:
+    """The league's walk-forward with ξ selected per season (the one configuration used by
+    the modelling asset and the forecaster)."""
+    return walk_forward_selected(matches, WALK_CONFIG, other_scores=other_scores)

@@ -1,11 +1,15 @@
 """Validation of the probabilities: forecasts side by side, metrics, tables, reliability diagram.
 
-Every forecast is scored on the same out-of-sample matches (walk-forward Dixon-Coles
-predictions that have a result): the prediction sets A–G, the uncalibrated Dixon-Coles model,
-the closing market (Shin margin removal; only matches with odds) and a base-rate baseline (each
-league × season predicted by the league's outcome frequencies in earlier seasons, or every
-league's when the league has no earlier season). :func:`pooled_report` reads the pooled summary
-stored by the ``validation_report_pooled`` asset (``jackpot report``).
+Every forecast is scored on the same out-of-sample matches: walk-forward Dixon-Coles
+predictions that have a result, every set stored and a decision-time (pre-closing) market
+line. Forecasts: the prediction sets A–G as delivered, the uncalibrated Dixon-Coles model, the
+decision-time market (the market input of sets B, C, E, F, G), the closing market (the
+benchmark; scored on the matches that have a closing line, paired comparisons too) and a
+base-rate baseline (each league × season predicted by the league's outcome frequencies in
+earlier seasons, or every league's when the league has no earlier season).
+:func:`comparison` gives per set, pooled and per league, the paired difference against both
+markets with a 95 % block-bootstrap interval (blocks: weeks). :func:`pooled_report` reads the
+pooled summary stored by the ``validation_report_pooled`` asset (both in ``jackpot report``).
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ import base64
 import io
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
+from jackpot_pipeline.core.bootstrap import block_bootstrap, week_blocks
 from jackpot_pipeline.core.calibration import apply_walk_forward, fit_walk_forward_curves
 from jackpot_pipeline.core.metrics import (
     DEFAULT_BINS,
@@ -47,12 +52,14 @@ SET_NAMES: tuple[str, ...] = tuple(PREDICTION_SETS)
 BLENDED_SETS: tuple[str, ...] = tuple(n for n, s in PREDICTION_SETS.items() if s.needs_market)
 DIXON_COLES = "dixon_coles_uncalibrated"
 MARKET = "market"
+CLOSING = "closing_market"
 BASE_RATE = "base_rate"
-REFERENCES = (DIXON_COLES, MARKET, BASE_RATE)
+REFERENCES = (DIXON_COLES, MARKET, CLOSING, BASE_RATE)
 LABELS: dict[str, str] = {
     **{name: f"{name} {spec.label}" for name, spec in PREDICTION_SETS.items()},
     DIXON_COLES: "Dixon-Coles uncalibrated",
-    MARKET: "closing market (Shin)",
+    MARKET: "decision-time market (pre-closing, Shin)",
+    CLOSING: "closing market (Shin)",
     BASE_RATE: "base rate",
 }
 #: The pooled walk-forward evaluation: these seasons of the enabled leagues.
@@ -112,7 +119,8 @@ def load_forecasts(
     sets = sets[sets["set_name"].isin(SET_NAMES)]
     per_match = sets.groupby("match_id")["set_name"].nunique()
     complete = per_match.index[per_match == len(SET_NAMES)]
-    oos = oos[oos["match_id"].isin(complete)].reset_index(drop=True)
+    oos = oos[oos["match_id"].isin(complete) & oos["market_source"].notna()]
+    oos = oos.reset_index(drop=True)
     wide = sets.pivot(index="match_id", columns="set_name", values=list(store.SET_COLUMNS))
     probs: dict[str, np.ndarray] = {}
     for name in SET_NAMES:
@@ -124,6 +132,7 @@ def load_forecasts(
         )
     probs[DIXON_COLES] = store.probs_of(oos)
     probs[MARKET] = store.probs_of(oos, store.MARKET_COLUMNS)
+    probs[CLOSING] = store.probs_of(oos, store.CLOSING_COLUMNS)
     probs[BASE_RATE] = base_rates(store.outcome_counts(con), oos)
     matches = oos[["match_id", "league", "season", "match_date", "result"]]
     return Forecasts(matches, probs)
@@ -317,7 +326,7 @@ def best_set_lines(rows: pd.DataFrame) -> list[str]:
             gap = value - market
             verdict = "equals" if abs(gap) <= TIE else "beats" if gap < 0 else "trails"
             line += (
-                f" — {verdict} the closing market ({market:.5f}): difference {gap:+.6f} "
+                f" — {verdict} the decision-time market ({market:.5f}): difference {gap:+.6f} "
                 f"({100 * gap / market:+.2f} %)"
             )
         lines.append(line)
@@ -483,15 +492,13 @@ def pooled_sections(rows: pd.DataFrame, alternatives: Forecasts | None = None) -
 
 
 def choice_summary() -> str:
-    """The chosen design and why (the numbers follow in ``choice_statements``)."""
+    """The design and how its choices are made (the numbers follow in ``choice_statements``)."""
     return (
-        f"Chosen: calibration curves fitted on every league's earlier rows "
-        f"({store.CALIBRATION_SCOPE}), set parameters fitted on every league's earlier rows "
-        f"({store.PARAMS_SCOPE}), {store.POOLING} pooling of model and market. Walk-forward, "
-        "pooled curves beat per-league curves on log loss and RPS (a league's own history is "
-        "too short for six isotonic maps), logarithmic pooling gives B and C a lower RPS than "
-        "linear pooling at a log loss within noise, and pooled parameters are at least as "
-        "good as per-league ones."
+        f"Calibration curves fitted on every league's earlier rows ({store.CALIBRATION_SCOPE}), "
+        f"set parameters fitted on every league's earlier rows ({store.PARAMS_SCOPE}); pooling "
+        "of model and market chosen per season from the earlier seasons' out-of-sample log "
+        "loss of set B (log vs linear), ξ per league and season from the two earlier seasons. "
+        "The alternatives below are the same walk-forward with the other variant throughout."
     )
 
 
@@ -538,3 +545,149 @@ def pooled_report(con: duckdb.DuckDBPyConnection) -> dict[str, object] | None:
     parts = pooled_sections(rows)
     n = int(parts["table"]["n"].max())
     return {"window": REPORT_WINDOW, "leagues": len(LEAGUE_CODES), "n": n, **parts}
+
+
+# ---------------------------------------------------------------------------------------------
+# Paired comparisons against the two reference markets, with block-bootstrap intervals
+# ---------------------------------------------------------------------------------------------
+
+#: Sets whose market input makes them, by construction, at best as good as that market's
+#: information plus the model's (they cannot "beat" a market they are built on by more than
+#: the model adds); A and D never see a price.
+MARKET_INPUT_NOTE = (
+    "B, C, E, F and G take the decision-time market as an input: against that market they "
+    "measure what the model adds to it; A and D never see a price."
+)
+REDUCTION_TOL = 1e-4  # mean |Δp| below which a set counts as equal to another forecast
+
+
+def per_match(probs: np.ndarray, outcomes: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-match RPS, log loss and Brier (means are the metrics' values)."""
+    log_loss, rps = per_match_scores(probs, outcomes)
+    brier = np.sum((probs - one_hot(encode_results(outcomes))) ** 2, axis=1)
+    return {"rps": rps, "log_loss": log_loss, "brier": brier}
+
+
+def sample_comparison(forecasts: Forecasts, bins: int = DEFAULT_BINS) -> dict[str, object]:
+    """One sample: metrics of every forecast and, per set, the paired difference (set −
+    market) of RPS, log loss and Brier with a 95 % week-block bootstrap interval against the
+    decision-time market (every match of the sample) and the closing market (the matches
+    with a closing line); plus which sets reduce to another forecast."""
+    y = forecasts.matches["result"].to_numpy()
+    blocks = week_blocks(forecasts.matches["match_date"].to_numpy())
+    scores = {name: per_match(p, y) for name, p in forecasts.probs.items()}
+    metrics = {}
+    for name, report in forecasts.evaluate(bins).items():
+        metrics[name] = {
+            "n": report.n_matches,
+            "rps": report.rps,
+            "log_loss": report.log_loss,
+            "brier": report.brier,
+            **{f"ece_{o}": e for o, e in zip(OUTCOMES, report.ece, strict=True)},
+        }
+    differences: dict[str, dict[str, object]] = {}
+    for name in SET_NAMES:
+        differences[name] = {}
+        for reference in (MARKET, CLOSING):
+            rows = np.isfinite(forecasts.probs[reference]).all(axis=1)
+            if not rows.any():
+                continue
+            differences[name][reference] = {
+                metric: asdict(
+                    block_bootstrap(
+                        scores[name][metric][rows] - scores[reference][metric][rows],
+                        blocks[rows],
+                    )
+                )
+                for metric in ("rps", "log_loss", "brier")
+            }
+    return {
+        "n": len(y),
+        "metrics": metrics,
+        "vs": differences,
+        "reduces_to": reductions(forecasts),
+    }
+
+
+def reductions(forecasts: Forecasts) -> dict[str, str]:
+    """Sets whose forecasts equal another forecast's (mean |Δp| < ``REDUCTION_TOL``)."""
+    out = {}
+    others = [*SET_NAMES, MARKET, DIXON_COLES]
+    for name in SET_NAMES:
+        for other in others:
+            if other == name or (
+                other in SET_NAMES and SET_NAMES.index(other) > SET_NAMES.index(name)
+            ):
+                continue
+            gap = np.abs(forecasts.probs[name] - forecasts.probs[other])
+            rows = np.isfinite(gap).all(axis=1)
+            if rows.any() and gap[rows].mean() < REDUCTION_TOL:
+                out[name] = other
+                break
+    return out
+
+
+def comparison(con: duckdb.DuckDBPyConnection, bins: int = DEFAULT_BINS) -> dict[str, object]:
+    """The report of the stored out-of-sample rows of the evaluation window: pooled over the
+    leagues and per league (``sample_comparison`` each), with the protocol."""
+    empty = {"window": REPORT_WINDOW, "n": 0, "pooled": None, "leagues": {}}
+    if not warehouse.table_exists(con, "prediction_sets") or "market_source" not in (
+        warehouse.table_columns(con, "prediction_sets")
+    ):
+        return empty  # nothing delivered yet (or a warehouse from before migration 2)
+    forecasts = load_forecasts(con, list(LEAGUE_CODES), list(REPORT_SEASONS))
+    if forecasts.matches.empty:
+        return empty
+    leagues = {
+        league: sample_comparison(
+            forecasts.take((forecasts.matches["league"] == league).to_numpy()), bins
+        )
+        for league in LEAGUE_CODES
+        if (forecasts.matches["league"] == league).any()
+    }
+    return {
+        "window": REPORT_WINDOW,
+        "n": len(forecasts.matches),
+        "protocol": PROTOCOL,
+        "note": MARKET_INPUT_NOTE,
+        "pooled": sample_comparison(forecasts, bins),
+        "leagues": leagues,
+    }
+
+
+PROTOCOL = (
+    "Nested walk-forward: each match is predicted by the league's Dixon-Coles model refitted "
+    "weekly on matches strictly before the refit date (3 earlier seasons, time decay ξ chosen "
+    "per league and season from the log loss of the two earlier seasons only), calibrated by "
+    "isotonic curves and combined into sets with parameters fitted only on earlier seasons "
+    "(G stacked on out-of-sample member forecasts); market-using sets take football-data's "
+    "pre-closing line (Pinnacle, else market average, else Bet365), never the closing one. "
+    "All forecasts are scored on the same matches (played, every set stored, a pre-closing "
+    "line); the closing line is the benchmark, compared on the matches that have one. "
+    "Differences are set − market per match; 95 % intervals from a bootstrap of whole weeks "
+    "(2000 resamples, fixed seed)."
+)
+
+
+def comparison_table(sample: Mapping[str, object]) -> pd.DataFrame:
+    """One row per forecast: metrics, then RPS and log-loss differences vs both markets with
+    their intervals."""
+    rows = []
+    metrics = sample["metrics"]
+    for name in (*SET_NAMES, DIXON_COLES, MARKET, CLOSING, BASE_RATE):
+        if name not in metrics:
+            continue
+        row = {"forecast": name, **metrics[name]}
+        for reference, tag in ((MARKET, "dec"), (CLOSING, "close")):
+            diff = sample["vs"].get(name, {}).get(reference)
+            for metric in ("rps", "log_loss"):
+                row[f"Δ{metric}_{tag}"] = (
+                    ""
+                    if diff is None
+                    else f"{diff[metric]['mean']:+.5f} [{diff[metric]['low']:+.5f}, "
+                    f"{diff[metric]['high']:+.5f}]"
+                )
+        if name in sample["reduces_to"]:
+            row["forecast"] = f"{name} (= {sample['reduces_to'][name]})"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("forecast")

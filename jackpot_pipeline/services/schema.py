@@ -538,6 +538,25 @@ CREATE TABLE IF NOT EXISTS backtest_bets (
 );
 """
 
+#: Issue 12 (one forecaster at decision time): each delivered set row records its decision
+#: instant, which market it used (football-data pre-closing for history) and that market's
+#: margin-free probabilities; every grid ξ's walk-forward log loss per league and season.
+DECISION_TIME_SQL = """
+ALTER TABLE prediction_sets ADD COLUMN decision_at TIMESTAMP;
+ALTER TABLE prediction_sets ADD COLUMN market_source VARCHAR;
+ALTER TABLE prediction_sets ADD COLUMN market_home DOUBLE;
+ALTER TABLE prediction_sets ADD COLUMN market_draw DOUBLE;
+ALTER TABLE prediction_sets ADD COLUMN market_away DOUBLE;
+CREATE TABLE IF NOT EXISTS xi_scores (
+    league VARCHAR NOT NULL,
+    season VARCHAR NOT NULL,
+    xi DOUBLE NOT NULL,
+    n INTEGER NOT NULL,
+    log_loss DOUBLE NOT NULL,
+    PRIMARY KEY (league, season, xi)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: normalized, model, calibration and jackpot tables", BASELINE_SQL),
     Migration(2, "jackpot_fixtures.name_matches: fuzzy-resolved team names", NAME_MATCHES_SQL),
@@ -548,6 +567,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE jackpot_fixtures ADD COLUMN IF NOT EXISTS latest_result DATE;",
     ),
     Migration(4, "backtests: backtest_runs and backtest_bets", BACKTEST_SQL),
+    Migration(5, "decision time: prediction_sets market input, xi_scores", DECISION_TIME_SQL),
 )
 
 VERSION_TABLE_SQL = """

@@ -5,8 +5,10 @@ everything is *applied to*), fitting only on the out-of-sample rows of seasons s
 
 - ``partition_curves``: isotonic curves pooled over every league (applied) and the league's own
   (stored for comparison), with the training window;
-- ``partition_params`` + ``partition_sets``: set parameters fitted on every league's earlier
-  rows (each calibrated by its own season's stored curve), then sets A–G for every match of S;
+- ``season_params`` + ``partition_sets``: set parameters fitted on every league's earlier
+  rows (each calibrated by its own season's stored curve; pooling chosen and G stacked on
+  the earlier seasons' out-of-sample forecasts), then sets A–G for every match of S as the
+  forecaster delivers them (``forecaster.deliver``, market input = pre-closing line);
 - ``validate_run`` / ``validate_pooled``: metrics of the sets, the uncalibrated model, the
   market and a base rate, stored in ``validation_results``, with the report text (per
   partition; pooled also the reliability diagram, a file under ``reports_dir``).
@@ -17,6 +19,7 @@ connect``), store each partition in its own transaction and return what the asse
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -31,18 +34,22 @@ import pandas as pd
 from jackpot_pipeline.core.calibration import POOLED, CalibrationCurve, apply_calibration
 from jackpot_pipeline.core.calibration import fit_calibration as fit_curve
 from jackpot_pipeline.core.dixon_coles import single_thread_blas
+from jackpot_pipeline.core.metrics import encode_results
 from jackpot_pipeline.core.prediction_sets import (
     MEMBER_NAMES,
     SetInputs,
     SetParams,
-    build_prediction_sets,
+    fit_ensemble_weights,
     fit_set_params,
+    member_probs,
 )
 from jackpot_pipeline.defs.partitions import LEAGUE_CODES as LEAGUES
 from jackpot_pipeline.services import calibration_store as store
-from jackpot_pipeline.services import report, warehouse
+from jackpot_pipeline.services import forecaster, report, warehouse
 from jackpot_pipeline.settings import Settings
 
+#: Poolings of model and market compared, per season, on earlier seasons (nested choice).
+POOLINGS = ("log", "linear")
 #: A ``WarehouseResource.connect``: a short-lived connection as a context manager.
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 #: The columns of ``calibration_curves`` shown in the asset's summary.
@@ -139,30 +146,74 @@ def set_inputs(
     )
 
 
-def partition_params(
+@dataclass(frozen=True, eq=False)
+class SeasonParams:
+    """Set parameters applied to a season, the training rows' window and the pooling scores
+    (mean log loss of set B on earlier seasons' out-of-sample rows) behind the pooling choice."""
+
+    params: SetParams
+    window: tuple[date | None, date | None, str]
+    pooling_scores: Mapping[str, float]
+
+
+def season_params(
     oos: pd.DataFrame,
     league: str,
-    season: str,
     curves: Mapping[tuple[str, str], CalibrationCurve],
     settings: Settings,
-) -> tuple[SetParams, dict[str, object]]:
-    """Set parameters for ``league`` × ``season`` fitted on earlier seasons only (every
-    league's, or the league's own, per ``PARAMS_SCOPE``) and their row to store."""
-    train = played_before(oos, season)
+) -> dict[str, SeasonParams]:
+    """Set parameters for every season of ``oos``, each fitted on the played rows of strictly
+    earlier seasons (every league's, or the league's own, per ``PARAMS_SCOPE``), calibrated by
+    their own season's curve. Nested choices, from earlier seasons only:
+
+    - pooling (``POOLINGS``): the one whose set B had the lower log loss on the earlier
+      seasons' out-of-sample rows with a market (each built with its own season's
+      parameters); ``store.POOLING`` while fewer than ``min_calibration_samples`` such rows;
+    - G is stacked on *out-of-sample* members: its weights for season S are fitted on the A–F
+      forecasts of the rows before S, each built with the parameters of its own season."""
+    played = oos[oos["result"].isin(["H", "D", "A"])]
     if store.PARAMS_SCOPE != POOLED:
-        train = train[train["league"] == league]
-    train = train.reset_index(drop=True)
-    params = fit_set_params(
-        set_inputs(train, curves, league),
-        train["result"].to_numpy(),
-        pooling=store.POOLING,
-        max_market_weight=settings.max_market_weight,
-        min_samples=settings.min_calibration_samples,
-        default_model_weight=settings.blend_alpha,
-    )
-    start, end, span = training_window(train)
-    scope = POOLED if store.PARAMS_SCOPE == POOLED else league
-    return params, store.params_row(params, league, season, scope, start, end, span)
+        played = played[played["league"] == league]
+    played = played.reset_index(drop=True)
+    inputs = set_inputs(played, curves, league)
+    y = played["result"].to_numpy()
+    seasons = played["season"].to_numpy()
+    members = {p: np.empty((len(MEMBER_NAMES), len(played), 3)) for p in POOLINGS}
+    observed = encode_results(y) if len(y) else np.empty(0, dtype=int)
+    out = {}
+    for season in sorted(oos["season"].unique()):
+        earlier = seasons < season
+        fitted = {
+            pooling: fit_set_params(
+                inputs.take(earlier),
+                y[earlier],
+                pooling=pooling,
+                max_market_weight=settings.max_market_weight,
+                min_samples=settings.min_calibration_samples,
+                default_model_weight=settings.blend_alpha,
+            )
+            for pooling in POOLINGS
+        }
+        scored = earlier & inputs.has_market
+        enough = scored.sum() >= settings.min_calibration_samples
+        scores = {p: _b_log_loss(members[p], scored, observed) for p in POOLINGS} if enough else {}
+        chosen = min(scores, key=scores.get) if scores else store.POOLING
+        params = fitted[chosen]
+        if earlier.sum() >= settings.min_calibration_samples:
+            weights = fit_ensemble_weights(members[chosen][:, earlier], y[earlier])
+            params = dataclasses.replace(params, ensemble_weights=weights)
+        current = seasons == season
+        if current.any():
+            for pooling in POOLINGS:
+                members[pooling][:, current] = member_probs(inputs.take(current), fitted[pooling])
+        out[season] = SeasonParams(params, training_window(played[earlier]), scores)
+    return out
+
+
+def _b_log_loss(members: np.ndarray, rows: np.ndarray, observed: np.ndarray) -> float:
+    """Mean −log p(observed) of set B (member 1) over ``rows``."""
+    chosen = members[1, rows][np.arange(int(rows.sum())), observed[rows]]
+    return float(-np.mean(np.log(chosen)))
 
 
 def partition_sets(
@@ -172,12 +223,24 @@ def partition_sets(
     curves: Mapping[tuple[str, str], CalibrationCurve],
     params: SetParams,
 ) -> pd.DataFrame:
-    """Every set A–G for every match of ``league`` × ``season`` (long rows to store)."""
+    """Every set A–G for every match of ``league`` × ``season`` as delivered by the forecaster
+    (long rows to store): decision instant = the model's as-of date, market input = the
+    football-data pre-closing line (``market_source``; NULL without one)."""
     rows = oos[(oos["league"] == league) & (oos["season"] == season)].reset_index(drop=True)
     if rows.empty:
         return pd.DataFrame()
+    key = (curve_league(league, league), season)
+    if key not in curves:
+        raise LookupError(
+            f"no stored calibration curve for {key[0]} {season}: materialize "
+            "calibration_curves for that partition first"
+        )
+    market = store.probs_of(rows, store.MARKET_COLUMNS)
+    _, sets = forecaster.deliver(
+        store.probs_of(rows), market, rows["league"].to_numpy(), curves[key], params
+    )
     frames = []
-    for name, built in build_prediction_sets(set_inputs(rows, curves, league), params).items():
+    for name, built in sets.items():
         frames.append(
             pd.DataFrame(
                 {
@@ -191,6 +254,11 @@ def partition_sets(
                     "p_away": built.probs[:, 2],
                     "entropy": built.entropy,
                     "fell_back_to_a": built.fell_back_to_a,
+                    "decision_at": rows["as_of"],
+                    "market_source": rows["market_source"],
+                    "market_home": market[:, 0],
+                    "market_draw": market[:, 1],
+                    "market_away": market[:, 2],
                 }
             )
         )
@@ -262,12 +330,21 @@ def run_prediction_sets(
     oos = load_run_oos(connect, by_league)
     leagues = sorted(oos["league"].unique())
     param_rows, set_rows = [], []
+    shared: dict[str, dict[str, SeasonParams]] = {}  # pooled scopes: the same for every league
+    pooled = store.PARAMS_SCOPE == POOLED and store.CALIBRATION_SCOPE == POOLED
     with single_thread_blas():
         for league, seasons in by_league.items():
             with connect() as con:
                 curves = load_curves_for(con, league, leagues)
+            rows = oos[oos["season"] <= seasons[-1]]
+            if not pooled or seasons[-1] not in shared:
+                shared[seasons[-1]] = season_params(rows, league, curves, settings)
+            fitted = shared[seasons[-1]]
             for season in seasons:
-                params, row = partition_params(oos, league, season, curves, settings)
+                chosen = fitted[season]
+                params = chosen.params
+                scope = POOLED if store.PARAMS_SCOPE == POOLED else league
+                row = store.params_row(params, league, season, scope, *chosen.window)
                 sets = partition_sets(oos, league, season, curves, params)
                 with writing(connect) as con:
                     store.store_set_params(con, league, season, row)

@@ -28,10 +28,10 @@ from jackpot_pipeline.defs.partitions import (
     league_season_partitions,
     partition_key,
 )
-from jackpot_pipeline.defs.resources import SettingsResource, WarehouseResource
+from jackpot_pipeline.defs.resources import WarehouseResource
 
 if TYPE_CHECKING:
-    from jackpot_pipeline.services.model_store import SeasonModels
+    from jackpot_pipeline.core.walk_forward import SelectedWalk
 
 #: Season S of a downstream partition reads seasons ≤ S upstream.
 UP_TO_SEASON = dg.DimensionPartitionMapping(
@@ -138,9 +138,9 @@ def team_features(
             "dixon_coles_models",
             deps=[MATCHES_DEP],
             automation_condition=EAGER,
-            description="Dixon-Coles models as of the season's start and end (ξ chosen per "
-            "league from earlier seasons), with team ratings, version and input data version; "
-            "the ξ choice is read by the jackpot models.",
+            description="Every walk-forward refit (ξ chosen per league from earlier seasons), "
+            "with team ratings, prior, version and input data version: the models that made "
+            "oos_predictions (its model_version joins models.model_id); read by the jackpots.",
             kinds=KINDS,
             owners=MODEL_OWNERS,
         ),
@@ -157,26 +157,19 @@ def team_features(
     **COMMON,
 )
 def dixon_coles(
-    context: dg.AssetExecutionContext,
-    warehouse_db: WarehouseResource,
-    settings: SettingsResource,
+    context: dg.AssetExecutionContext, warehouse_db: WarehouseResource
 ) -> Iterator[dg.MaterializeResult]:
     """Walk each league forward once over its history and store the partition seasons."""
-    from jackpot_pipeline.core.walk_forward import WalkForwardConfig, walk_forward_selected
     from jackpot_pipeline.services import model_store, warehouse
 
-    xi = settings.settings().xi
-    config = WalkForwardConfig(xi=xi)
     for league, seasons in keys_by_league(context).items():
         with warehouse_db.connect() as con:
             matches = model_store.load_matches(con, [league], seasons[-1])
-        predictions, selections = (
-            walk_forward_selected(matches, config) if len(matches) else (None, [])
-        )
-        chosen = {s.season: s for s in selections}
+            others = model_store.load_scores(con, exclude_league=league)
+        walk = model_store.walk_league(matches, others) if len(matches) else None
         for season in seasons:
             key = partition_key(league, season)
-            if matches.empty or not (matches["season"] == season).any():
+            if walk is None or not (matches["season"] == season).any():
                 reason = f"no matches of {league} {season} in the warehouse"
                 context.log.warning(f"{league} {season}: no data for this partition")
                 for asset in ("dixon_coles_models", "oos_predictions"):
@@ -184,10 +177,11 @@ def dixon_coles(
                         context, asset, key, no_data_metadata(league, season, reason)
                     )
                 continue
-            fitted = model_store.fit_season_models(league, season, matches, chosen, xi)
             with warehouse_db.connect() as con, warehouse.transaction(con):
-                row = model_store.store_season(con, fitted, matches, predictions)
-            partition_metadata(context, "dixon_coles_models", key, model_metadata(fitted))
+                row = model_store.store_season(con, league, season, walk, matches)
+            partition_metadata(
+                context, "dixon_coles_models", key, model_metadata(walk, league, season)
+            )
             partition_metadata(
                 context,
                 "oos_predictions",
@@ -197,52 +191,51 @@ def dixon_coles(
                     "season": season,
                     "dagster/row_count": int(row["predicted"]),
                     "log_loss_1x2": row["log_loss"],
-                    "xi": float(fitted.xi),
+                    "xi": row["xi"],
                 },
             )
             context.log.info(
-                f"{league} {season}: {row['predicted']} OOS predictions, ξ={row['xi']}, "
-                f"log loss {row['log_loss']}"
+                f"{league} {season}: {row['predicted']} OOS predictions by {row['models']} "
+                f"stored fits, ξ={row['xi']}, log loss {row['log_loss']}"
             )
     yield dg.MaterializeResult(asset_key="dixon_coles_models")
     yield dg.MaterializeResult(asset_key="oos_predictions")
 
 
-def model_metadata(fitted: "SeasonModels") -> dict[str, Any]:
-    """One season's models: per model its ρ, home advantage, convergence and versions, the
-    end-of-season team ratings and the ξ choice."""
-    models = fitted.models
+def model_metadata(walk: "SelectedWalk", league: str, season: str) -> dict[str, Any]:
+    """One season's models: how many refits, the ξ choice with the grid's scores, the last
+    refit's ρ, home advantage, convergence and versions, and its team ratings."""
+    fits = [fit for fit in walk.fits if fit.season == season]
+    selection = next((s for s in walk.selections if s.season == season), None)
     metadata: dict[str, Any] = {
-        "league": fitted.league,
-        "season": fitted.season,
-        "dagster/row_count": len(models),
-        "xi": float(fitted.xi),
-        "xi_source": "selected on earlier seasons" if fitted.selection else "default",
+        "league": league,
+        "season": season,
+        "dagster/row_count": len(fits),
+        "xi": None if selection is None else float(selection.xi),
     }
-    if fitted.selection is not None:
+    if selection is not None:
         metadata["xi_scores"] = dg.MetadataValue.json(
-            {f"{xi:g}": round(score, 6) for xi, score in fitted.selection.scores}
+            {f"{xi:g}": round(score, 6) for xi, score in selection.scores}
         )
-    for model in models.to_dict("records"):
-        prefix = str(model["kind"])  # season_start / season_end
+    if fits:
+        last = fits[-1]
+        params = last.params
         metadata |= {
-            f"{prefix}/model_id": str(model["model_id"]),
-            f"{prefix}/as_of": str(model["as_of"]),
-            f"{prefix}/n_matches": int(model["n_matches"]),
-            f"{prefix}/rho": round(float(model["rho"]), 6),
-            f"{prefix}/home_advantage": round(float(model["home_advantage"]), 6),
-            f"{prefix}/converged": bool(model["converged"]),
-            f"{prefix}/iterations": int(model["iterations"]),
-            f"{prefix}/data_version": str(model["data_version"]),
-            f"{prefix}/code_version": str(model["code_version"]),
+            "last_fit/model_id": last.model_id,
+            "last_fit/as_of": params.as_of.isoformat(),
+            "last_fit/n_matches": int(params.n_matches),
+            "last_fit/rho": round(float(params.rho), 6),
+            "last_fit/home_advantage": round(float(params.home_advantage), 6),
+            "last_fit/converged": bool(params.converged),
+            "last_fit/iterations": int(params.iterations),
+            "last_fit/data_version": last.data_version,
         }
-    if len(models):
-        last = models.iloc[-1]["model_id"]
-        ratings = fitted.ratings[fitted.ratings["model_id"] == last]
-        table = (
-            ratings.assign(strength=ratings["attack"] - ratings["defence"])
-            .sort_values("strength", ascending=False)
-            .head(RATINGS_SHOWN)[["team_id", "attack", "defence"]]
-        )
-        metadata["ratings"] = dg.MetadataValue.md(table.to_markdown(index=False, floatfmt=".3f"))
+        strength = [
+            (team, float(a), float(d))
+            for team, a, d in zip(params.teams, params.attack, params.defence, strict=True)
+        ]
+        strength.sort(key=lambda row: row[1] - row[2], reverse=True)
+        lines = ["| team_id | attack | defence |", "|---|---|---|"]
+        lines += [f"| {t} | {a:.3f} | {d:.3f} |" for t, a, d in strength[:RATINGS_SHOWN]]
+        metadata["ratings"] = dg.MetadataValue.md("\n".join(lines))
     return metadata
