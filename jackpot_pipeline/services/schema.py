@@ -476,8 +476,24 @@ CREATE TABLE IF NOT EXISTS predictions (
 );
 """
 
+STAGE_FINGERPRINTS_SQL = """
+-- What each stage last computed a partition from (services.fingerprints): SHA-256 of the op,
+-- its code version, the settings and the input data; a partition whose fingerprint is
+-- unchanged is skipped. League and season are '' for unpartitioned assets.
+CREATE TABLE IF NOT EXISTS stage_fingerprints (
+    op VARCHAR NOT NULL,
+    league VARCHAR NOT NULL,
+    season VARCHAR NOT NULL,
+    fingerprint VARCHAR NOT NULL,
+    run_id VARCHAR,
+    recorded_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (op, league, season)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: normalized, model, calibration and jackpot tables", BASELINE_SQL),
+    Migration(2, "stage fingerprints for incremental reruns", STAGE_FINGERPRINTS_SQL),
 )
 
 VERSION_TABLE_SQL = """

@@ -23,11 +23,8 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from jackpot_pipeline.defs.modelling.assets import (
-    EAGER,
-    SAME_LEAGUE_EARLIER_SEASONS,
-    keys_by_league,
-)
+from jackpot_pipeline.defs import incremental
+from jackpot_pipeline.defs.modelling.assets import EAGER, SAME_LEAGUE_EARLIER_SEASONS
 from jackpot_pipeline.defs.partitions import SEASONS, league_season_partitions
 from jackpot_pipeline.defs.resources import WarehouseResource
 from jackpot_pipeline.settings import Settings
@@ -73,9 +70,10 @@ def calibration_curves(
     Both scopes of every partition of the run are fitted and stored."""
     from jackpot_pipeline.services import calibration_store, validation
 
-    table = validation.run_curves(
-        warehouse_db.connect, keys_by_league(context), Settings.from_env(), context.log
-    )
+    settings = Settings.from_env()
+    todo = incremental.stale_partitions(context, warehouse_db, "calibration_curves", settings)
+    table = validation.run_curves(warehouse_db.connect, todo.by_league, settings, context.log)
+    incremental.record_done(context, warehouse_db, todo)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(table),
@@ -117,9 +115,12 @@ def prediction_sets(
     """Fit the parameters and build the sets of every partition of the run."""
     from jackpot_pipeline.services import calibration_store, validation
 
+    settings = Settings.from_env()
+    todo = incremental.stale_partitions(context, warehouse_db, "prediction_sets", settings)
     params_table, sets_table = validation.run_prediction_sets(
-        warehouse_db.connect, keys_by_league(context), Settings.from_env(), context.log
+        warehouse_db.connect, todo.by_league, settings, context.log
     )
+    incremental.record_done(context, warehouse_db, todo)
     yield dg.MaterializeResult(
         asset_key="prediction_set_params",
         metadata={
@@ -158,13 +159,16 @@ def validation_reports(
     Every partition of the run is scored; the metadata shows the run's partitions together."""
     from jackpot_pipeline.services import validation
 
+    settings = Settings.from_env()
+    todo = incremental.stale_partitions(context, warehouse_db, "validation_reports", settings)
     result = validation.validate_run(
         warehouse_db.connect,
-        keys_by_league(context),
-        Settings.from_env(),
+        todo.by_league,
+        settings,
         validation.reports_dir(warehouse_db.path),
         context.log,
     )
+    incremental.record_done(context, warehouse_db, todo)
     if result is None:
         return dg.MaterializeResult(metadata={"dagster/row_count": 0})
     return dg.MaterializeResult(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from jackpot_pipeline.defs import incremental
 from jackpot_pipeline.defs.ingestion.results import (
     check_results,
     describe,
@@ -67,12 +68,15 @@ def football_data(
     nothing (a logged "no data for this partition" outcome, not a failure)."""
     # Parsing, checks and storage (pandas, DuckDB) load with the run, not with the code location.
     from jackpot_pipeline.core.football_data import FootballDataError, read_header
+    from jackpot_pipeline.services import fingerprints
     from jackpot_pipeline.services.ingestion import IngestRequest, ingest
     from jackpot_pipeline.services.quality import check_header
 
     settings = Settings.from_env()
     summaries = []
     keys = context.partition_keys
+    with warehouse_db.connect() as con:
+        done = {} if incremental.forced(context) else fingerprints.recorded(con, "football_data")
     for position, key in enumerate(keys, start=1):
         league, season = split_key(key)
         source_file = football_data_source.fetch(league, season)
@@ -81,6 +85,10 @@ def football_data(
                 f"[{position}/{len(keys)}] {league} {season}: no data for this "
                 "partition (the source has no file for it)"
             )
+            continue
+        fingerprint = fingerprints.file_fingerprint("football_data", settings, source_file.data)
+        if done.get((league, season)) == fingerprint:
+            context.log.info(f"[{position}/{len(keys)}] {league} {season}: unchanged, skipped")
             continue
         now = datetime.now(UTC)
         request = IngestRequest(
@@ -105,6 +113,13 @@ def football_data(
                     description=f"{league} {season}: unusable file {source_file.uri}: {error}",
                     metadata={"league": league, "season": season},
                 ) from error
+            # A kept row failing a blocking check must be seen again: not recorded then.
+            if settings.strict_mode or all(
+                o.passed for o in summary.outcomes if o.spec.severity == "error"
+            ):
+                fingerprints.record(
+                    con, "football_data", {(league, season): fingerprint}, context.run_id
+                )
         context.log.info(f"[{position}/{len(keys)}] {describe(summary)}")
         summaries.append(summary)
     if not summaries:

@@ -5,13 +5,13 @@ Each partition reads its league's matches of that season and every earlier one (
 mapping says so), so a season's outputs never depend on later data.
 """
 
-from collections import defaultdict
 from collections.abc import Iterator
 
 import dagster as dg
 
 from jackpot_pipeline.core.teams import LEAGUES
-from jackpot_pipeline.defs.partitions import SEASONS, league_season_partitions, split_key
+from jackpot_pipeline.defs import incremental
+from jackpot_pipeline.defs.partitions import SEASONS, league_season_partitions
 from jackpot_pipeline.defs.resources import WarehouseResource
 from jackpot_pipeline.settings import Settings
 
@@ -35,15 +35,6 @@ COMMON = {
 }
 
 
-def keys_by_league(context: dg.AssetExecutionContext) -> dict[str, list[str]]:
-    """The run's seasons grouped by league, in season order."""
-    grouped: dict[str, list[str]] = defaultdict(list)
-    for key in context.partition_keys:
-        league, season = split_key(key)
-        grouped[league].append(season)
-    return {league: sorted(seasons) for league, seasons in grouped.items()}
-
-
 @dg.asset(
     deps=[MATCHES_DEP],
     automation_condition=EAGER,
@@ -59,7 +50,8 @@ def team_features(
     from jackpot_pipeline.services import model_store, warehouse
 
     written: dict[str, int] = {}
-    for league, seasons in keys_by_league(context).items():
+    todo = incremental.stale_partitions(context, warehouse_db, "team_features", Settings.from_env())
+    for league, seasons in todo.by_league.items():
         country = [c for c, info in LEAGUES.items() if info.country == LEAGUES[league].country]
         with warehouse_db.connect() as con:
             history = model_store.load_matches(con, country, seasons[-1])
@@ -71,6 +63,7 @@ def team_features(
                         con, league, season, rows
                     )
                 context.log.info(f"{league} {season}: {len(rows)} team-feature rows")
+    incremental.record_done(context, warehouse_db, todo)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": sum(written.values()),
@@ -110,7 +103,8 @@ def dixon_coles(
     settings = Settings.from_env()
     config = WalkForwardConfig(xi=settings.xi)
     summary: list[dict[str, object]] = []
-    for league, seasons in keys_by_league(context).items():
+    todo = incremental.stale_partitions(context, warehouse_db, "dixon_coles", settings)
+    for league, seasons in todo.by_league.items():
         with warehouse_db.connect() as con:
             matches = model_store.load_matches(con, [league], seasons[-1])
         if matches.empty:
@@ -130,6 +124,7 @@ def dixon_coles(
                 f"{league} {season}: {row['predicted']} OOS predictions, ξ={row['xi']}, "
                 f"log loss {row['log_loss']}"
             )
+    incremental.record_done(context, warehouse_db, todo)
     table = pd.DataFrame(summary)
     metadata = {
         "partitions": len(summary),
