@@ -119,6 +119,7 @@ class StepResult:
     message: str
     run_id: str = ""
     materialized: int = 0
+    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -284,7 +285,7 @@ class Pipeline:
         self, stage: Stage, label: str, tags: dict[str, str], run_config: dict
     ) -> StepResult:
         """One run of the stage's job, its progress printed; never raises on failure."""
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         if self.force:
             tags = {**tags, FORCE_TAG: "true"}
         run = self.launcher.create_run(stage.job, tags, {**QUIET, **run_config})
@@ -302,6 +303,7 @@ class Pipeline:
             message="; ".join(progress.failures),
             run_id=run.run_id,
             materialized=progress.materialized,
+            cpu_seconds=time.process_time() - cpu,
         )
         self.report.steps.append(step)
         self.echo(progress_line(step))
@@ -413,6 +415,7 @@ def progress_line(step: StepResult) -> str:
     tail = f" — {step.message}" if step.message else ""
     return (
         f"[{step.stage}] {step.partition}: {status} ({step.seconds:.1f} s, "
+        f"CPU {step.cpu_seconds:.1f} s, "
         f"{step.materialized} materializations"
         f"{checks if step.checks_passed + step.checks_failed else ''}){tail}"
     )

@@ -62,4 +62,4 @@ def record_done(
     from jackpot_pipeline.services import fingerprints
 
     with warehouse_db.connect() as con:
-        fingerprints.record(con, todo.op, todo.fingerprints, context.run_id)
+        fingerprints.record(con, todo.op, todo.fingerprints, context.run.run_id)

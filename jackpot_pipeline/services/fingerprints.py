@@ -229,10 +229,16 @@ def record(
     run_id: str | None,
     now: datetime | None = None,
 ) -> None:
-    """Record (replace) the fingerprints of partitions whose outputs are stored."""
-    if not fingerprints:
-        return
+    """Record the fingerprints of partitions whose outputs are stored (only those that
+    differ from the recorded ones: recomputing unchanged inputs leaves the table as it was)."""
+    done = recorded(con, op)
     at = now or datetime.now(UTC)
-    rows = [(op, lg, s, fp, run_id, at) for (lg, s), fp in fingerprints.items()]
+    rows = [
+        (op, lg, s, fp, run_id, at)
+        for (lg, s), fp in fingerprints.items()
+        if done.get((lg, s)) != fp
+    ]
+    if not rows:
+        return
     with warehouse.transaction(con):
         con.executemany("INSERT OR REPLACE INTO stage_fingerprints VALUES (?, ?, ?, ?, ?, ?)", rows)

@@ -75,8 +75,6 @@ def football_data(
     settings = Settings.from_env()
     summaries = []
     keys = context.partition_keys
-    with warehouse_db.connect() as con:
-        done = {} if incremental.forced(context) else fingerprints.recorded(con, "football_data")
     for position, key in enumerate(keys, start=1):
         league, season = split_key(key)
         source_file = football_data_source.fetch(league, season)
@@ -87,9 +85,6 @@ def football_data(
             )
             continue
         fingerprint = fingerprints.file_fingerprint("football_data", settings, source_file.data)
-        if done.get((league, season)) == fingerprint:
-            context.log.info(f"[{position}/{len(keys)}] {league} {season}: unchanged, skipped")
-            continue
         now = datetime.now(UTC)
         request = IngestRequest(
             league=league,
@@ -103,6 +98,10 @@ def football_data(
             now=now,
         )
         with warehouse_db.connect() as con:
+            done = fingerprints.recorded(con, "football_data").get((league, season))
+            if done == fingerprint and not incremental.forced(context):
+                context.log.info(f"[{position}/{len(keys)}] {league} {season}: unchanged, skipped")
+                continue
             try:
                 summary = ingest(con, request)
             except FootballDataError as error:
@@ -118,7 +117,7 @@ def football_data(
                 o.passed for o in summary.outcomes if o.spec.severity == "error"
             ):
                 fingerprints.record(
-                    con, "football_data", {(league, season): fingerprint}, context.run_id
+                    con, "football_data", {(league, season): fingerprint}, context.run.run_id
                 )
         context.log.info(f"[{position}/{len(keys)}] {describe(summary)}")
         summaries.append(summary)
