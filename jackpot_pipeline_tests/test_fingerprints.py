@@ -5,10 +5,17 @@ import gzip
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
-from jackpot_pipeline.cli.run_pipeline import all_partitions, run_ranges
+from jackpot_pipeline.cli.run_pipeline import box, requested_partitions, run_ranges
+from jackpot_pipeline.defs.partitions import (
+    LEAGUE_CODES,
+    league_season_partitions,
+    partition_key,
+    split_key,
+)
 from jackpot_pipeline.services import fingerprints, schema, warehouse
 from jackpot_pipeline.services.ingestion import ingest
 from jackpot_pipeline.settings import Settings
@@ -149,19 +156,35 @@ def test_record_replaces_and_keeps_one_row_per_partition(
 
 
 def test_run_ranges_cover_stale_partitions_with_few_runs() -> None:
-    every = all_partitions()
-    # everything stale: one run over the whole key range
-    assert run_ranges(every, every) == [(every[0], every[-1])]
-    # two stale partitions far apart in a full request: one run between them
-    first, last = sorted([("D1", "2025-26"), ("E0", "2025-26")], key=every.index)
-    assert run_ranges([last, first], every) == [(first, last)]
-    # a season across leagues: the keys between them are not requested, one run per league
-    season = [p for p in every if p[1] == "2025-26"]
-    assert run_ranges([first, last], season) == [(first, first), (last, last)]
-    # a league's seasons are consecutive keys: one run
-    e0 = [p for p in every if p[0] == "E0"]
-    assert run_ranges(e0[3:5] + e0[9:10], e0) == [(e0[3], e0[9])]
+    every = requested_partitions(None, None)
+    assert run_ranges(every, every) == [(("E0", "2012-13"), ("F1", "2025-26"))]
+    assert set(box(*run_ranges(every, every)[0])) == set(every)
+    # the new season of three leagues: one run, the box holds only that season
+    stale = [("E0", "2025-26"), ("I1", "2025-26"), ("E1", "2025-26")]
+    (only,) = run_ranges(stale, every)
+    up_to_i1 = LEAGUE_CODES[: LEAGUE_CODES.index("I1") + 1]  # E0, E1, SP1, D1, I1
+    assert set(box(*only)) == {(lg, "2025-26") for lg in up_to_i1}
+    # leagues requested apart (E0, D1): the box between them is not requested, one run each
+    apart = requested_partitions(["E0", "D1"], ["2023-24", "2024-25"])
+    assert run_ranges(apart, apart) == [
+        (("E0", "2023-24"), ("E0", "2024-25")),
+        (("D1", "2023-24"), ("D1", "2024-25")),
+    ]
+    # seasons requested apart: one run per partition
+    gaps = requested_partitions(["E0"], ["2012-13", "2020-21"])
+    assert run_ranges(gaps, gaps) == [(p, p) for p in gaps]
     assert run_ranges([], every) == []
+
+
+def test_a_range_run_covers_the_box_the_planner_expects() -> None:
+    """Dagster's reading of a multi-partition range (the box), checked on the real assets'
+    partitions definition."""
+    first, last = ("E1", "2023-24"), ("D1", "2025-26")
+    keys = league_season_partitions.get_partition_keys_in_range(
+        dg.PartitionKeyRange(str(partition_key(*first)), str(partition_key(*last)))
+    )
+    assert sorted(map(split_key, keys)) == sorted(box(first, last))
+    assert len(keys) == 3 * 3
 
 
 def test_a_warehouse_from_before_the_version_table_is_upgraded_in_place(

@@ -28,9 +28,7 @@ from jackpot_pipeline.defs.incremental import FORCE_TAG
 from jackpot_pipeline.defs.partitions import (
     LEAGUE_CODES,
     SEASONS,
-    league_season_partitions,
     partition_key,
-    split_key,
 )
 from jackpot_pipeline.defs.resources import FootballDataSource, WarehouseResource
 from jackpot_pipeline.services import fingerprints
@@ -140,19 +138,16 @@ class RunReport:
 # ---------------------------------------------------------------------------------------------
 
 
-def all_partitions() -> list[Partition]:
-    """Every (league, season) in partition-key order, the order of range runs."""
-    return [split_key(key) for key in league_season_partitions.get_partition_keys()]
-
-
 def requested_partitions(
     leagues: Sequence[str] | None, seasons: Sequence[str] | None
 ) -> list[Partition]:
-    """(league, season) pairs selected by the options, in partition-key order."""
+    """(league, season) pairs selected by the options, league by league."""
     return [
-        key
-        for key in all_partitions()
-        if (leagues is None or key[0] in leagues) and (seasons is None or key[1] in seasons)
+        (league, season)
+        for league in LEAGUE_CODES
+        if leagues is None or league in leagues
+        for season in SEASONS
+        if seasons is None or season in seasons
     ]
 
 
@@ -191,26 +186,41 @@ def stale_partitions(
     return sorted(stale)
 
 
+def corners(partitions: Sequence[Partition]) -> tuple[Partition, Partition]:
+    """First and last corner of the box of leagues × seasons spanned by ``partitions``."""
+    leagues = sorted({p[0] for p in partitions}, key=LEAGUE_CODES.index)
+    seasons = sorted({p[1] for p in partitions})
+    return (leagues[0], seasons[0]), (leagues[-1], seasons[-1])
+
+
+def box(first: Partition, last: Partition) -> list[Partition]:
+    """The partitions of a range run from ``first`` to ``last``: Dagster reads a range of
+    multi-partition keys as a box, each dimension's range in its own order (leagues as
+    listed, seasons in time), not as a slice of the flattened key list."""
+    leagues = LEAGUE_CODES[LEAGUE_CODES.index(first[0]) : LEAGUE_CODES.index(last[0]) + 1]
+    seasons = SEASONS[SEASONS.index(first[1]) : SEASONS.index(last[1]) + 1]
+    return [(league, season) for league in leagues for season in seasons]
+
+
 def run_ranges(
     stale: Sequence[Partition], requested: Sequence[Partition]
 ) -> list[tuple[Partition, Partition]]:
-    """First and last partition of each run: ranges of consecutive partition keys (in the
-    partitions' order) that hold only requested partitions, trimmed to their stale ones. A
-    range may hold unchanged partitions between stale ones; the assets skip those."""
-    order = {
-        p: i for i, p in enumerate(map(split_key, league_season_partitions.get_partition_keys()))
-    }
-    wanted = set(stale)
+    """First and last partition of each run covering the stale partitions, as few as the
+    request allows: one box around all of them when every partition in it was requested
+    (the assets skip the unchanged ones inside), else one per league, else one per partition."""
+    if not stale:
+        return []
+    wanted = set(requested)
+
+    def fits(partitions: Sequence[Partition]) -> bool:
+        return wanted.issuperset(box(*corners(partitions)))
+
+    if fits(stale):
+        return [corners(stale)]
     ranges: list[tuple[Partition, Partition]] = []
-    segment: list[Partition] = []
-    for p in [*sorted(requested, key=order.__getitem__), None]:
-        if p is None or (segment and order[p] != order[segment[-1]] + 1):
-            hits = [q for q in segment if q in wanted]
-            if hits:
-                ranges.append((hits[0], hits[-1]))
-            segment = []
-        if p is not None:
-            segment.append(p)
+    for league in sorted({p[0] for p in stale}, key=LEAGUE_CODES.index):
+        mine = [p for p in stale if p[0] == league]
+        ranges += [corners(mine)] if fits(mine) else [(p, p) for p in sorted(mine)]
     return ranges
 
 
