@@ -14,6 +14,7 @@ from jackpot_pipeline.defs.ingestion.assets import football_data
 from jackpot_pipeline.defs.ingestion.schedules import INGESTION_JOBS, INGESTION_SCHEDULES
 from jackpot_pipeline.defs.jackpots.assets import JACKPOT_ASSETS, JACKPOT_JOBS
 from jackpot_pipeline.defs.jackpots.sensors import JACKPOT_SENSORS
+from jackpot_pipeline.defs.jobs import STAGE_JOBS
 from jackpot_pipeline.defs.modelling.assets import dixon_coles, team_features
 from jackpot_pipeline.defs.odds.assets import ODDS_ASSETS
 from jackpot_pipeline.defs.odds.resources import odds_api_resource
@@ -41,7 +42,10 @@ RESOURCES: dict[str, dg.ConfigurableResource] = {
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     resources=RESOURCES,
-    jobs=[*INGESTION_JOBS, *ODDS_JOBS, *JACKPOT_JOBS],
+    jobs=[*STAGE_JOBS, *INGESTION_JOBS, *ODDS_JOBS, *JACKPOT_JOBS],
     sensors=[*ODDS_SENSORS, *JACKPOT_SENSORS, automation_sensor],
     schedules=INGESTION_SCHEDULES,
+    # Steps run in the run's own process: the warehouse steps take turns on one DuckDB writer
+    # anyway, and a subprocess per step would pay the code location's start-up each time.
+    executor=dg.in_process_executor,
 )

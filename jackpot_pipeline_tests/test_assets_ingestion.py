@@ -14,6 +14,7 @@ import pytest
 import requests
 import responses
 
+from jackpot_pipeline.defs.incremental import FORCE_TAG
 from jackpot_pipeline.defs.ingestion.assets import football_data
 from jackpot_pipeline.defs.modelling.assets import team_features
 from jackpot_pipeline.defs.partitions import partition_key
@@ -53,6 +54,7 @@ class Env(TmpWarehouse):
         key: dg.MultiPartitionKey | None = None,
         source: FootballDataSource | None = None,
         raise_on_error: bool = True,
+        tags: dict[str, str] | None = None,
     ) -> dg.ExecuteInProcessResult:
         return dg.materialize(
             [reference_data, football_data],
@@ -65,6 +67,7 @@ class Env(TmpWarehouse):
             selection=selection,
             instance=self.instance,
             raise_on_error=raise_on_error,
+            tags=tags,
         )
 
     def messages(self, result: dg.ExecuteInProcessResult) -> list[str]:
@@ -159,23 +162,31 @@ def test_materialize_a_partition_with_checks_and_row_counts(e0_run):
 
 
 def test_rematerializing_leaves_every_table_identical(e0_run):
+    """An unchanged file is skipped from its fingerprint (no parse, no checks, nothing
+    materialized); forced, it is ingested again and every row is found unchanged."""
     env = e0_run.env
     raw_before = snapshot_dir(env.raw)
     before = dump_warehouse(env.db)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JACKPOT_RAW_DIR", str(env.raw))
-        result = env.materialize(MATCH_ASSETS, partition_key("E0", "2023-24"))
-    assert result.success
+        skipped = env.materialize(MATCH_ASSETS, partition_key("E0", "2023-24"))
+        forced = env.materialize(
+            MATCH_ASSETS, partition_key("E0", "2023-24"), tags={FORCE_TAG: "true"}
+        )
+    assert skipped.success and forced.success
+    assert skipped.get_asset_materialization_events() == []
+    assert skipped.get_asset_check_evaluations() == []
+    assert any("unchanged, skipped" in message for message in env.messages(skipped))
     assert dump_warehouse(env.db) == before
     assert snapshot_dir(env.raw) == raw_before
     meta = {
         m.asset_key.to_user_string(): m.metadata
-        for m in result.asset_materializations_for_node("football_data")
+        for m in forced.asset_materializations_for_node("football_data")
     }
     assert meta["matches"]["rows_inserted"].value == 0
     assert meta["matches"]["status"].value == "unchanged"
     assert meta["matches"]["dagster/row_count"].value == manifest_row("2324", "E0").rows
-    assert any("unchanged" in message for message in env.messages(result))
+    assert any("unchanged" in message for message in env.messages(forced))
 
 
 def test_partition_without_a_file_is_recorded_as_no_data(env):

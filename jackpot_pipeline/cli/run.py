@@ -12,22 +12,31 @@ from jackpot_pipeline.cli.options import add_command, league_code, season_label
 from jackpot_pipeline.settings import PROJECT_ROOT, Settings
 
 RUN_EXAMPLES = """
-jackpot run                                   # every league and season with data (~4 min)
+jackpot run                                   # every league and season with data
+jackpot run                                   # again: only what changed is recomputed
 jackpot run --league E0 --season 2024-25      # one partition
+jackpot run --force                           # recompute everything
 """
 
 
 def command_run(args: argparse.Namespace) -> int:
-    """Materialize the reference data, then every league × season partition with data."""
+    """Materialize the reference data, then every league × season partition with data, each
+    stage as runs of its named job on the local instance (unchanged work is skipped)."""
     home = prepare_dagster_home()
     import dagster as dg
 
     from jackpot_pipeline.cli import run_pipeline
+    from jackpot_pipeline.cli.launcher import fail_orphaned_runs
 
     settings = Settings.from_env()
     instance = dg.DagsterInstance.get()
     started = time.perf_counter()
-    report = run_pipeline.run_all(instance, leagues=args.league, seasons=args.season, echo=_echo)
+    recovered = fail_orphaned_runs(instance)
+    for run_id in recovered:
+        _echo(f"run {run_id[:8]} of a killed `jackpot run` marked failed, its pool slots freed")
+    pipeline = run_pipeline.Pipeline(instance, settings, _echo, force=args.force)
+    pipeline.report.recovered = recovered
+    report = run_pipeline.run_all(pipeline, leagues=args.league, seasons=args.season)
     _echo("")
     _echo(run_pipeline.summary_text(report, settings, home, time.perf_counter() - started))
     return 0 if report.ok else 1
@@ -54,6 +63,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument(
         "--season", action="append", type=season_label, help="only this season, e.g. 2023-24"
+    )
+    run.add_argument(
+        "--force", action="store_true", help="recompute partitions whose inputs are unchanged"
     )
     ui = add_command(
         commands,

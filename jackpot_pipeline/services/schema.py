@@ -557,6 +557,21 @@ CREATE TABLE IF NOT EXISTS xi_scores (
 );
 """
 
+STAGE_FINGERPRINTS_SQL = """
+-- What each stage last computed a partition from (services.fingerprints): SHA-256 of the op,
+-- its code version, the settings and the input data; a partition whose fingerprint is
+-- unchanged is skipped. League and season are '' for unpartitioned assets.
+CREATE TABLE IF NOT EXISTS stage_fingerprints (
+    op VARCHAR NOT NULL,
+    league VARCHAR NOT NULL,
+    season VARCHAR NOT NULL,
+    fingerprint VARCHAR NOT NULL,
+    run_id VARCHAR,
+    recorded_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (op, league, season)
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: normalized, model, calibration and jackpot tables", BASELINE_SQL),
     Migration(2, "jackpot_fixtures.name_matches: fuzzy-resolved team names", NAME_MATCHES_SQL),
@@ -568,6 +583,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(4, "backtests: backtest_runs and backtest_bets", BACKTEST_SQL),
     Migration(5, "decision time: prediction_sets market input, xi_scores", DECISION_TIME_SQL),
+    Migration(6, "stage fingerprints for incremental reruns", STAGE_FINGERPRINTS_SQL),
 )
 
 VERSION_TABLE_SQL = """

@@ -25,6 +25,7 @@ from typing import Any
 
 import dagster as dg
 
+from jackpot_pipeline.defs import incremental
 from jackpot_pipeline.defs.conventions import (
     KINDS,
     MODEL_OWNERS,
@@ -35,7 +36,6 @@ from jackpot_pipeline.defs.conventions import (
 from jackpot_pipeline.defs.modelling.assets import (
     EAGER,
     SAME_LEAGUE_EARLIER_SEASONS,
-    keys_by_league,
 )
 from jackpot_pipeline.defs.partitions import SEASONS, league_season_partitions, partition_key
 from jackpot_pipeline.defs.resources import SettingsResource, WarehouseResource
@@ -88,17 +88,19 @@ def scalar(value: Any) -> Any:
 
 def publish_rows(
     context: dg.AssetExecutionContext,
+    computed: Mapping[str, list[str]],
     asset: str,
     rows: list[Mapping[str, Any]],
     describe: Callable[[list[Mapping[str, Any]]], dict[str, Any]],
     no_data: str = "no out-of-sample rows for this season",
 ) -> None:
-    """Attach each partition of the run its own rows' metadata (``describe(rows)``), or the
-    ``no_data`` reason when the run produced none for it."""
+    """Attach each partition the run computed (``computed``: league → seasons; unchanged ones
+    were skipped) its own rows' metadata (``describe(rows)``), or the ``no_data`` reason when
+    the run produced none for it."""
     by_partition: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for row in rows:
         by_partition.setdefault((str(row["league"]), str(row["season"])), []).append(row)
-    for league, seasons in keys_by_league(context).items():
+    for league, seasons in computed.items():
         for season in seasons:
             mine = by_partition.get((league, season))
             metadata = (
@@ -120,9 +122,10 @@ def calibration_curves(
     and the league's own (stored for comparison), with the training window."""
     from jackpot_pipeline.services import calibration_store, validation
 
-    table = validation.run_curves(
-        warehouse_db.connect, keys_by_league(context), settings.settings(), context.log
-    )
+    options = settings.settings()
+    todo = incremental.stale_partitions(context, warehouse_db, "calibration_curves", options)
+    table = validation.run_curves(warehouse_db.connect, todo.by_league, options, context.log)
+    incremental.record_done(context, warehouse_db, todo)
 
     def describe(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
         metadata: dict[str, Any] = {
@@ -137,7 +140,7 @@ def calibration_curves(
             }
         return metadata
 
-    publish_rows(context, "calibration_curves", table.to_dict("records"), describe)
+    publish_rows(context, todo.by_league, "calibration_curves", table.to_dict("records"), describe)
     return dg.MaterializeResult()
 
 
@@ -178,9 +181,12 @@ def prediction_sets(
     """Fit the parameters and build the sets of every partition of the run."""
     from jackpot_pipeline.services import calibration_store, validation
 
+    options = settings.settings()
+    todo = incremental.stale_partitions(context, warehouse_db, "prediction_sets", options)
     params_table, sets_table = validation.run_prediction_sets(
-        warehouse_db.connect, keys_by_league(context), settings.settings(), context.log
+        warehouse_db.connect, todo.by_league, options, context.log
     )
+    incremental.record_done(context, warehouse_db, todo)
 
     def describe_params(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
         (row,) = rows
@@ -196,8 +202,16 @@ def prediction_sets(
         extra = {k: scalar(v) for k, v in row.items() if k not in ("league", "season", "rows")}
         return {"dagster/row_count": int(row["rows"]), **extra}
 
-    publish_rows(context, "prediction_set_params", params_table.to_dict("records"), describe_params)
-    publish_rows(context, "prediction_sets", sets_table.to_dict("records"), describe_sets)
+    publish_rows(
+        context,
+        todo.by_league,
+        "prediction_set_params",
+        params_table.to_dict("records"),
+        describe_params,
+    )
+    publish_rows(
+        context, todo.by_league, "prediction_sets", sets_table.to_dict("records"), describe_sets
+    )
     yield dg.MaterializeResult(asset_key="prediction_set_params")
     yield dg.MaterializeResult(asset_key="prediction_sets")
 
@@ -224,9 +238,10 @@ def validation_reports(
     ``validation_report_pooled``."""
     from jackpot_pipeline.services import validation
 
-    results = validation.validate_run(
-        warehouse_db.connect, keys_by_league(context), settings.settings(), context.log
-    )
+    options = settings.settings()
+    todo = incremental.stale_partitions(context, warehouse_db, "validation_reports", options)
+    results = validation.validate_run(warehouse_db.connect, todo.by_league, options, context.log)
+    incremental.record_done(context, warehouse_db, todo)
     rows = [
         {
             "league": r.league,
@@ -245,7 +260,12 @@ def validation_reports(
         return {k: v for k, v in row.items() if k not in ("league", "season")}
 
     publish_rows(
-        context, "validation_reports", rows, describe, "no played match with prediction sets"
+        context,
+        todo.by_league,
+        "validation_reports",
+        rows,
+        describe,
+        "no played match with prediction sets",
     )
     return dg.MaterializeResult()
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from jackpot_pipeline.defs import incremental
 from jackpot_pipeline.defs.conventions import (
     CHECKED_KINDS,
     DATA_OWNERS,
@@ -82,6 +83,7 @@ def football_data(
     """Fetch, store raw, check and load each partition's file in one transaction."""
     # Parsing, checks and storage (pandas, DuckDB, GE) load with the run, not the code location.
     from jackpot_pipeline.core.football_data import FootballDataError, read_header
+    from jackpot_pipeline.services import fingerprints
     from jackpot_pipeline.services.ingestion import (
         IngestRequest,
         already_ingested,
@@ -105,6 +107,7 @@ def football_data(
                 partition_metadata(context, asset, key, no_data_metadata(league, season, reason))
             recorded = True
             continue
+        fingerprint = fingerprints.file_fingerprint("football_data", config, source_file.data)
         now = datetime.now(UTC)
         request = IngestRequest(
             league=league,
@@ -119,11 +122,10 @@ def football_data(
             now=now,
         )
         with warehouse_db.connect() as con:
-            if not source_file.changed and already_ingested(con, request):
-                context.log.info(
-                    f"[{position}/{len(keys)}] {league} {season}: unchanged since the last "
-                    "download and already loaded: nothing to do"
-                )
+            done = fingerprints.recorded(con, "football_data").get((league, season))
+            unchanged = done == fingerprint and not incremental.forced(context)
+            if unchanged or (not source_file.changed and already_ingested(con, request)):
+                context.log.info(f"[{position}/{len(keys)}] {league} {season}: unchanged, skipped")
                 continue
             try:
                 summary = ingest(con, request)
@@ -136,6 +138,13 @@ def football_data(
                     metadata={"league": league, "season": season},
                 ) from error
             counts = partition_row_counts(con, league, season)
+            # A kept row failing a blocking check must be seen again: not recorded then.
+            if config.strict_mode or all(
+                o.passed for o in summary.outcomes if o.spec.severity == "error"
+            ):
+                fingerprints.record(
+                    con, "football_data", {(league, season): fingerprint}, context.run.run_id
+                )
         context.log.info(f"[{position}/{len(keys)}] {describe(summary)}")
         recorded = True
         for asset, metadata in partition_results(summary, counts).items():

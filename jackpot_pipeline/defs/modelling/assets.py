@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from jackpot_pipeline.core.teams import LEAGUES
+from jackpot_pipeline.defs import incremental
 from jackpot_pipeline.defs.conventions import (
     KINDS,
     MODEL_OWNERS,
     POOL,
     no_data_metadata,
     partition_metadata,
-    seasons_by_league,
 )
 from jackpot_pipeline.defs.partitions import (
     LEAGUE_CODES,
@@ -28,7 +28,7 @@ from jackpot_pipeline.defs.partitions import (
     league_season_partitions,
     partition_key,
 )
-from jackpot_pipeline.defs.resources import WarehouseResource
+from jackpot_pipeline.defs.resources import SettingsResource, WarehouseResource
 
 if TYPE_CHECKING:
     from jackpot_pipeline.core.walk_forward import SelectedWalk
@@ -74,11 +74,6 @@ COMMON = {
 RATINGS_SHOWN = 30
 
 
-def keys_by_league(context: dg.AssetExecutionContext) -> dict[str, list[str]]:
-    """The run's seasons grouped by league, in season order."""
-    return seasons_by_league(context.partition_keys)
-
-
 @dg.asset(
     deps=[dg.AssetDep("matches", partition_mapping=SAME_COUNTRY_EARLIER_SEASONS)],
     automation_condition=EAGER,
@@ -90,13 +85,14 @@ def keys_by_league(context: dg.AssetExecutionContext) -> dict[str, list[str]]:
     **COMMON,
 )
 def team_features(
-    context: dg.AssetExecutionContext, warehouse_db: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse_db: WarehouseResource, settings: SettingsResource
 ) -> dg.MaterializeResult:
     """Features of every team and match of the partition (history: the country's leagues)."""
     from jackpot_pipeline.core.features import team_features as compute_team_features
     from jackpot_pipeline.services import model_store, warehouse
 
-    for league, seasons in keys_by_league(context).items():
+    todo = incremental.stale_partitions(context, warehouse_db, "team_features", settings.settings())
+    for league, seasons in todo.by_league.items():
         country = [c for c, info in LEAGUES.items() if info.country == LEAGUES[league].country]
         with warehouse_db.connect() as con:
             history = model_store.load_matches(con, country, seasons[-1])
@@ -129,6 +125,7 @@ def team_features(
                     },
                 )
                 context.log.info(f"{league} {season}: {written} team-feature rows")
+    incremental.record_done(context, warehouse_db, todo)
     return dg.MaterializeResult()
 
 
@@ -157,12 +154,13 @@ def team_features(
     **COMMON,
 )
 def dixon_coles(
-    context: dg.AssetExecutionContext, warehouse_db: WarehouseResource
+    context: dg.AssetExecutionContext, warehouse_db: WarehouseResource, settings: SettingsResource
 ) -> Iterator[dg.MaterializeResult]:
     """Walk each league forward once over its history and store the partition seasons."""
     from jackpot_pipeline.services import model_store, warehouse
 
-    for league, seasons in keys_by_league(context).items():
+    todo = incremental.stale_partitions(context, warehouse_db, "dixon_coles", settings.settings())
+    for league, seasons in todo.by_league.items():
         with warehouse_db.connect() as con:
             matches = model_store.load_matches(con, [league], seasons[-1])
             others = model_store.load_scores(con, exclude_league=league)
@@ -198,6 +196,7 @@ def dixon_coles(
                 f"{league} {season}: {row['predicted']} OOS predictions by {row['models']} "
                 f"stored fits, ξ={row['xi']}, log loss {row['log_loss']}"
             )
+    incremental.record_done(context, warehouse_db, todo)
     yield dg.MaterializeResult(asset_key="dixon_coles_models")
     yield dg.MaterializeResult(asset_key="oos_predictions")
 
