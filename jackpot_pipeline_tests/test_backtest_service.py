@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jackpot_pipeline.core.backtest_inputs import MATCH_MINUTES
 from jackpot_pipeline.core.football_data import parse_football_data
 from jackpot_pipeline.core.staking import StakeMethod, StakingConfig
 from jackpot_pipeline.defs.backtests.assets import backtests
@@ -68,11 +67,17 @@ def _model_rows(matches: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         }
     )
     sets = []
-    for name in ("A", "B"):
+    for name, source in (("A", None), ("B", "football-data pinnacle pre-closing")):
         sets.append(
             oos[
                 ["match_id", "league", "season", "match_date", "p_home", "p_draw", "p_away"]
-            ].assign(set_name=name, entropy=1.0, fell_back_to_a=False)
+            ].assign(
+                set_name=name,
+                entropy=1.0,
+                fell_back_to_a=False,
+                decision_at=as_of,
+                market_source=source,
+            )
         )
     return oos, pd.concat(sets, ignore_index=True)
 
@@ -128,29 +133,25 @@ def test_flat_home_matches_the_csv_read_directly(warehouse_path: Path) -> None:
     assert low < s["roi"] < high
 
 
-def test_forecast_adapter_derives_decision_instants_and_market_sources(
+def test_forecast_adapter_reads_the_delivered_decision_instants_and_market_sources(
     warehouse_path: Path,
 ) -> None:
     con = warehouse.connect(warehouse_path, read_only=True)
     sets = backtest.load_forecasts(con, START, END, None)
-    kickoffs = con.execute("SELECT match_id, match_date, kickoff_utc FROM matches").df()
+    stored = con.execute("SELECT match_id, as_of FROM oos_predictions").df()
     con.close()
     assert set(backtest.FORECAST_SOURCE_COLUMNS) <= set(sets.columns)
     assert sets.loc[sets["set_name"] == "A", "market_source"].isna().all()
-    assert (sets.loc[sets["set_name"] == "B", "market_source"] == "pinnacle_closing").all()
-    # brute force: the last kickoff before the Monday of the match's week, plus the match
-    one = sets[sets["set_name"] == "A"].sample(20, random_state=1)
-    day = pd.to_datetime(kickoffs.set_index("match_id")["match_date"])
-    kick = pd.to_datetime(kickoffs.set_index("match_id")["kickoff_utc"], utc=True)
-    for match_id, made in zip(one["match_id"], one["decision_at"], strict=True):
-        monday = day[match_id] - pd.Timedelta(days=day[match_id].dayofweek)
-        before = kick[day < monday]
-        expected = before.max() + pd.Timedelta(minutes=MATCH_MINUTES) if len(before) else None
-        got = pd.Timestamp(made).tz_localize("UTC") if pd.notna(made) else None
-        assert got == expected
+    assert sets.loc[sets["set_name"] == "B", "market_source"].str.contains("pre-closing").all()
+    as_of = stored.set_index("match_id")["as_of"]
+    made = sets.set_index("match_id")["decision_at"]
+    assert (pd.to_datetime(made) == pd.to_datetime(as_of.loc[made.index])).all()
     forecasts, dropped = backtest.forecast_rows(sets, pd.DataFrame())
-    assert dropped == (sets["set_name"] == "B").sum()  # B blends the closing market
-    assert set(forecasts["forecast"]) == {"A"}
+    assert dropped == 0  # a pre-closing market is known at the decision instant
+    assert set(forecasts["forecast"]) == {"A", "B"}
+    closing = sets.assign(market_source=sets["market_source"].str.replace("pre-closing", "closing"))
+    _, dropped = backtest.forecast_rows(closing, pd.DataFrame())
+    assert dropped == int((sets["set_name"] == "B").sum())  # a closing line is not known then
 
 
 def test_model_and_ou_value_use_only_forecasts_made_in_time(warehouse_path: Path) -> None:

@@ -23,8 +23,8 @@ LEAVES = {
     "closing_lines",
     "market_consensus",
     "event_scores",
-    "match_odds",
     "market_probabilities",
+    "backtests",
 }
 
 

@@ -90,15 +90,17 @@ def test_range_run_metadata_describes_each_partition_only(range_run) -> None:
         str(partition_key("E0", season)): expected[season] for season in SEASONS
     }
     models = metadata_by_partition(result, "dixon_coles", "dixon_coles_models")
-    stored = query(path, "SELECT * FROM models WHERE kind = 'season_end'").set_index("season")
+    stored = query(path, "SELECT * FROM models WHERE kind LIKE 'block %' ORDER BY as_of")
     for season in SEASONS:
         meta = models[str(partition_key("E0", season))]
         assert (meta["league"], meta["season"]) == ("E0", season)
-        row = stored.loc[season]
-        assert meta["season_end/model_id"] == row["model_id"]
-        assert meta["season_end/rho"] == pytest.approx(row["rho"], abs=1e-6)
-        assert meta["season_end/home_advantage"] == pytest.approx(row["home_advantage"], abs=1e-6)
-        assert meta["season_end/converged"] is True
+        mine = stored[stored["season"] == season]
+        assert meta["dagster/row_count"] == len(mine)  # that season's refits, not the league's
+        row = mine.iloc[-1]
+        assert meta["last_fit/model_id"] == row["model_id"]
+        assert meta["last_fit/rho"] == pytest.approx(row["rho"], abs=1e-6)
+        assert meta["last_fit/home_advantage"] == pytest.approx(row["home_advantage"], abs=1e-6)
+        assert meta["last_fit/converged"] is True
         assert meta["xi"] == pytest.approx(row["xi"])
         assert "| team_id" in meta["ratings"]
     features = metadata_by_partition(result, "team_features", "team_features")

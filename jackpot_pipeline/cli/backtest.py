@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from jackpot_pipeline.cli.options import add_command
 from jackpot_pipeline.settings import Settings
 
 HEADLINE = (
@@ -294,7 +295,10 @@ def _console(stderr: bool = False) -> Any:
 
 
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=1), flush=True)
+    """One JSON document on the real stdout (the CLI sends everything else to stderr)."""
+    from jackpot_pipeline.cli import render
+
+    render.emit_json(data)
 
 
 def _fail(message: str) -> int:
@@ -302,8 +306,21 @@ def _fail(message: str) -> int:
     return 2
 
 
+EXAMPLES = """
+jackpot backtest list-strategies                  # every strategy and its parameters
+jackpot backtest run --strategy flat_home --start 2015-07-01 --end 2025-06-30
+jackpot backtest run --strategy model_value --stake kelly --start 2023-07-01 \\
+    --end 2024-06-30 --output-json mv.json     # save config, metrics and every bet
+jackpot backtest show mv.json --verbose           # every metric and breakdown
+jackpot backtest compare mv.json flat.json        # headline figures side by side
+jackpot backtest export mv.json --output bets.csv
+"""
+
+
 def register(commands: argparse._SubParsersAction) -> None:
-    group = commands.add_parser("backtest", help="backtest strategies on the bookmaker history")
+    group = add_command(
+        commands, "backtest", None, "backtest strategies on the bookmaker history", EXAMPLES
+    )
     sub = group.add_subparsers(dest="backtest_command", required=True)
 
     listing = sub.add_parser("list-strategies", help="strategies and their parameters")

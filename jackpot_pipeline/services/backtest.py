@@ -30,8 +30,6 @@ from jackpot_pipeline.core.backtest import (
 )
 from jackpot_pipeline.core.backtest_inputs import (
     DEFAULT_DECISION_HOURS,
-    DEFAULT_KICKOFF_HOUR,
-    MATCH_MINUTES,
     BacktestInputs,
     football_data_inputs,
     odds_api_inputs,
@@ -181,40 +179,14 @@ def load_forecasts(
     con: duckdb.DuckDBPyConnection, start: date, end: date, leagues: Sequence[str] | None
 ) -> pd.DataFrame:
     """THE adapter to the project's decision-time forecasts: one row per match × set with
-    ``FORECAST_SOURCE_COLUMNS`` (``decision_at``: when the forecast could be made;
-    ``market_source``: the market it blends, NULL for none).
-
-    Delivered sets carrying ``decision_at`` and ``market_source`` are read as stored. Sets
-    stored without them (before the one-forecaster change) get them derived: the walk-forward
-    model of ``as_of`` saw the league's matches dated before ``as_of``, so the forecast could be
-    made once the last of those was over; sets other than A blend the match's chosen market
-    (``matches.odds_source``)."""
+    ``FORECAST_SOURCE_COLUMNS`` as the one forecaster delivered them (``decision_at``: the
+    forecast's decision instant, the as-of of the model that made it; ``market_source``: the
+    market line it blends, NULL for none)."""
     where, params = _match_filter("p", start, end, leagues)
-    if {"decision_at", "market_source"} <= set(warehouse.table_columns(con, "prediction_sets")):
-        sql = (
-            "SELECT p.match_id, p.set_name, p.p_home, p.p_draw, p.p_away, p.decision_at, "
-            f"p.market_source FROM prediction_sets p WHERE {where}"
-        )
-        return con.execute(sql, params).df()
-    assumed = f"timezone('UTC', m.match_date + INTERVAL {DEFAULT_KICKOFF_HOUR} HOUR)"
-    sql = f"""
-        WITH cuts AS (
-            SELECT o.league, o.as_of, (
-                SELECT max(coalesce(m.kickoff_utc, {assumed}))
-                FROM matches m WHERE m.league = o.league AND m.match_date < o.as_of
-            ) + INTERVAL {int(MATCH_MINUTES)} MINUTE AS decision_at
-            FROM (SELECT DISTINCT league, as_of FROM oos_predictions) o
-        )
-        SELECT p.match_id, p.set_name, p.p_home, p.p_draw, p.p_away,
-               cuts.decision_at AT TIME ZONE 'UTC' AS decision_at,
-               CASE WHEN p.set_name = 'A' OR p.fell_back_to_a THEN NULL
-                    ELSE m.odds_source END AS market_source
-        FROM prediction_sets p
-        JOIN oos_predictions o USING (match_id)
-        JOIN cuts ON cuts.league = o.league AND cuts.as_of = o.as_of
-        JOIN matches m ON m.match_id = p.match_id
-        WHERE {where}
-    """
+    sql = (
+        "SELECT p.match_id, p.set_name, p.p_home, p.p_draw, p.p_away, p.decision_at, "
+        f"p.market_source FROM prediction_sets p WHERE {where}"
+    )
     return con.execute(sql, params).df()
 
 
@@ -222,7 +194,7 @@ def forecast_rows(sets: pd.DataFrame, goals: pd.DataFrame) -> tuple[pd.DataFrame
     """The engine's long forecasts (``core.backtest.FORECAST_COLUMNS``) from the sets and the
     goal-grid O/U, leaving out forecasts that blend a closing market (not known at the
     decision instant); returns them and how many set rows were left out."""
-    closing = sets["market_source"].fillna("").str.contains("closing")
+    closing = sets["market_source"].fillna("").str.contains(r"(?<!pre-)closing")
     usable = sets[~closing]
     long = usable.melt(
         id_vars=["match_id", "set_name", "decision_at"],

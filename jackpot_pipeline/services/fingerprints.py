@@ -185,7 +185,7 @@ def files_fingerprint(op: str, settings: Settings, paths: Iterable[Path]) -> str
 
 def reference_fingerprint(settings: Settings) -> str:
     """Fingerprint of the reference data: the leagues and the team aliases file."""
-    leagues = json.dumps([dataclasses.asdict(lg) for lg in LEAGUES.values()], sort_keys=True)
+    leagues = json.dumps([lg.model_dump(mode="json") for lg in LEAGUES.values()], sort_keys=True)
     return fingerprint("reference_data", settings, leagues + ALIASES_PATH.read_text())
 
 

@@ -9,6 +9,7 @@ one equity-curve PNG under ``data/reports/``. The work is in ``services.backtest
 import dagster as dg
 from pydantic import Field
 
+from jackpot_pipeline.defs.conventions import KINDS, MODEL_OWNERS, POOL
 from jackpot_pipeline.defs.resources import WarehouseResource
 
 
@@ -30,7 +31,9 @@ class BacktestsConfig(dg.Config):
         dg.AssetDep("oos_predictions"),
     ],
     group_name="backtests",
-    pool="duckdb_warehouse",
+    pool=POOL,
+    kinds=KINDS,
+    owners=MODEL_OWNERS,
     description="Strategies (flat baselines, sharp EV, arbitrage, model value, O/U value) on "
     "decision-time prices and forecasts, with stake sizing, risk metrics and closing-line "
     "value; backtest_runs + backtest_bets and equity curves.",
