@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return stop.code if isinstance(stop.code, int) else errors.EXIT_USAGE
     as_json = bool(getattr(args, "json", False))
     _log_warnings_to_stderr()
+    # Dagster's notices that an API we use is beta/preview say nothing to a CLI user.
+    warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview)")
 
     def on_error(line: str, code: int, log_file: Path | None) -> None:
         render.error_line(f"jackpot {args.command}", line)

@@ -70,6 +70,8 @@ def command_report(args: argparse.Namespace) -> int:
 def print_comparison(compared: dict[str, Any], out: Console) -> None:
     """Pooled metrics of every forecast, the paired RPS differences against both markets with
     their intervals, the same per league, and the protocol."""
+    import pandas as pd
+
     from jackpot_pipeline.services.report import comparison_table
 
     terminal = out.is_terminal
