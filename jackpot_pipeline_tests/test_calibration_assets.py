@@ -33,6 +33,7 @@ from jackpot_pipeline.core.prediction_sets import (
     build_prediction_sets,
 )
 from jackpot_pipeline.defs.calibration.assets import CALIBRATION_ASSETS
+from jackpot_pipeline.defs.incremental import FORCE_TAG
 from jackpot_pipeline.defs.modelling.assets import dixon_coles
 from jackpot_pipeline.defs.partitions import partition_key
 from jackpot_pipeline.defs.resources import (
@@ -548,6 +549,7 @@ def test_blend_alpha_sets_the_model_weight_until_there_are_rows_to_fit_it(
             partition_key=partition_key("E0", SEASONS[0]),
             run_config=QUIET,
             instance=dg.DagsterInstance.ephemeral(),
+            tags={FORCE_TAG: "true"},  # the default alpha's fingerprint is already recorded
         )
         assert result.success
         con = duckdb.connect(str(db), read_only=True)

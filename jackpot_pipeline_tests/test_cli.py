@@ -396,8 +396,14 @@ def test_report_and_status_in_100_columns_and_json(
         assert text.returncode == 0, text.stderr[-3000:]
         assert_fits(text.stdout)
     report = json.loads(jackpot(env, "report", "--json").stdout)
-    assert {m["forecast"] for m in report["metrics"]} >= {"A pure model", "closing market (Shin)"}
-    assert report["n"] == max(m["n"] for m in report["metrics"])
+    validation = report["validation"]
+    assert {m["forecast"] for m in validation["metrics"]} >= {"A pure model"}
+    assert validation["n"] == max(m["n"] for m in validation["metrics"])
+    pooled = report["pooled"]
+    for name in "ABCDEFG":  # every set against both markets, with an interval
+        for reference in ("market", "closing_market"):
+            diff = pooled["vs"][name][reference]["rps"]
+            assert diff["low"] <= diff["mean"] <= diff["high"]
     status = json.loads(jackpot(env, "status", "--json").stdout)
     epl = next(s for s in status["odds"]["sports"] if s["sport"] == "soccer_epl")
     assert (

@@ -137,7 +137,7 @@ def test_a_growing_current_season_file_through_the_daily_schedule(live: Live) ->
         mock.get(E0_2526, status=304, match=[conditional])
         result = live.run(partition_key("E0", "2025-26"))
     assert result.success and live.log() == [(october_rows, 0, 0)]
-    assert "E0 2025-26: unchanged since the last download" in live.messages(result)
+    assert "E0 2025-26: unchanged, skipped" in live.messages(result)
     assert result.get_asset_materialization_events() == []  # the model layer is not re-run
 
     # 30 May 2026: the season is over; the file has every match and the corrected score.

@@ -222,14 +222,7 @@ def explain_match(
             "after": None if a is None else _triple(a, "p"),
             "curve": curve,
         },
-        "market": {
-            "source": None if not market else market[0]["odds_source"],
-            "margin_method": None if not market else market[0]["method"],
-            "odds": None,
-            "overround": None if not market else market[0]["overround"],
-            "probs": None if not market else _triple(market[0], "prob"),
-            "methods": {m["method"]: _triple(m, "prob") for m in market},
-        },
+        "market": decision_market(sets, market),
         "set_params": {
             "version": None if params is None else f"{match['league']} {match['season']}",
             "params": stored_params,
@@ -327,6 +320,21 @@ def _curve_summary(curve: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _triple(row: dict[str, Any], prefix: str) -> list[float]:
     return [float(row[f"{prefix}_{o}"]) for o in OUTCOMES]
+
+
+def decision_market(sets: list[dict[str, Any]], closing: list[dict[str, Any]]) -> dict[str, Any]:
+    """The market the sets used: the decision-time line stored with them (its source and
+    margin-free probabilities); the closing line's methods beside it, as the benchmark."""
+    used = next((s for s in sets if s.get("market_source")), None)
+    return {
+        "source": None if used is None else used["market_source"],
+        "margin_method": None if not closing else closing[0]["method"],
+        "odds": None,
+        "overround": None,
+        "probs": None if used is None else _triple(used, "market"),
+        "closing_source": None if not closing else closing[0]["odds_source"],
+        "closing_methods": {m["method"]: _triple(m, "prob") for m in closing},
+    }
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> dict[str, Any] | None:

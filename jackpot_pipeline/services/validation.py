@@ -290,8 +290,10 @@ def writing(connect: Connect) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def load_run_oos(connect: Connect, by_league: Mapping[str, Sequence[str]]) -> pd.DataFrame:
-    """Every league's out-of-sample rows up to the run's last season (schema ensured)."""
-    last = max(season for seasons in by_league.values() for season in seasons)
+    """Every league's out-of-sample rows up to the run's last season (none for no season)."""
+    last = max((season for seasons in by_league.values() for season in seasons), default=None)
+    if last is None:
+        return pd.DataFrame()
     with connect() as con:
         return store.load_oos(con, last)
 
