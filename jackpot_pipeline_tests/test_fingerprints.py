@@ -16,6 +16,9 @@ from jackpot_pipeline.defs.partitions import (
     partition_key,
     split_key,
 )
+from jackpot_pipeline.defs.partitions import (
+    SEASONS as PARTITION_SEASONS,
+)
 from jackpot_pipeline.services import fingerprints, schema, warehouse
 from jackpot_pipeline.services.ingestion import ingest
 from jackpot_pipeline.settings import Settings
@@ -158,7 +161,7 @@ def test_record_replaces_and_keeps_one_row_per_partition(
 def test_run_ranges_cover_stale_partitions_with_few_runs() -> None:
     every = requested_partitions(None, None)
     assert run_ranges(every, every) == [
-        ((LEAGUE_CODES[0], SEASONS[0]), (LEAGUE_CODES[-1], SEASONS[-1]))
+        ((LEAGUE_CODES[0], PARTITION_SEASONS[0]), (LEAGUE_CODES[-1], PARTITION_SEASONS[-1]))
     ]
     assert set(box(*run_ranges(every, every)[0])) == set(every)
     # the new season of three leagues: one run, the box holds only that season
