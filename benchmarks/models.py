@@ -1,7 +1,7 @@
 """Model-member benchmark: every member and the stacked set A against the closing market.
 
 Run: ``OMP_NUM_THREADS=1 uv run python benchmarks/models.py [--penaltyblog-season 2024-25]``.
-Reads the shipped football-data files (six leagues, 2012-13 … 2024-25), walks every member
+Reads the shipped football-data files (the shipped leagues, 2012-13 … 2024-25), walks every member
 forward on the Dixon-Coles splits (weekly refits, three seasons of history), stacks them on
 earlier seasons' out-of-sample forecasts, calibrates, and prints ``name: value`` lines:
 

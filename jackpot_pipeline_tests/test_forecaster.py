@@ -1,6 +1,6 @@
 """The one forecaster: a coupon of past fixtures gets exactly the stored out-of-sample numbers.
 
-A warehouse with the six leagues' real 2023-24 and 2024-25 matches (``test_jackpots``'s
+A warehouse with the shipped leagues' real 2023-24 and 2024-25 matches (``test_jackpots``'s
 template) is walked forward and its calibration curves and prediction sets are stored by the
 same services the assets call; then the shipped example coupons are predicted through
 ``predict_coupon`` (the path of ``jackpot predict`` and the inbox runs) with a clock after the
