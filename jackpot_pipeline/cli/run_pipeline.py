@@ -35,7 +35,8 @@ from jackpot_pipeline.services import fingerprints
 from jackpot_pipeline.services.fingerprints import UNPARTITIONED, Partition
 from jackpot_pipeline.settings import Settings
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+#: Failures are summarized by `jackpot run` itself; the traceback stays in the run's event log.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 
