@@ -90,6 +90,7 @@ def football_data(
         ingest,
         partition_row_counts,
     )
+    from jackpot_pipeline.services.partition_guard import PartitionRefusedError
     from jackpot_pipeline.services.quality import check_header
 
     config = settings.settings()
@@ -133,8 +134,11 @@ def football_data(
                 header = check_header(read_header(source_file.data))
                 if not header.passed:
                     yield header_evaluation(header, partition)
+                refused = isinstance(error, PartitionRefusedError)  # names partition and file
                 raise dg.Failure(
-                    description=f"{league} {season}: unusable file {source_file.uri}: {error}",
+                    description=str(error)
+                    if refused
+                    else f"{league} {season}: unusable file {source_file.uri}: {error}",
                     metadata={"league": league, "season": season},
                 ) from error
             counts = partition_row_counts(con, league, season)
