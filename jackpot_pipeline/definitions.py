@@ -16,6 +16,7 @@ from jackpot_pipeline.defs.jackpots.assets import JACKPOT_ASSETS, JACKPOT_JOBS
 from jackpot_pipeline.defs.jackpots.sensors import JACKPOT_SENSORS
 from jackpot_pipeline.defs.jobs import STAGE_JOBS
 from jackpot_pipeline.defs.modelling.assets import dixon_coles, team_features
+from jackpot_pipeline.defs.modelling.members import MEMBER_ASSETS
 from jackpot_pipeline.defs.odds.assets import ODDS_ASSETS
 from jackpot_pipeline.defs.odds.resources import odds_api_resource
 from jackpot_pipeline.defs.odds.sensors import ODDS_JOBS, ODDS_SENSORS
@@ -27,6 +28,7 @@ ALL_ASSETS = [
     football_data,
     team_features,
     dixon_coles,
+    *MEMBER_ASSETS,
     *CALIBRATION_ASSETS,
     *ODDS_ASSETS,
     *JACKPOT_ASSETS,

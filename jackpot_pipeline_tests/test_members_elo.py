@@ -111,3 +111,21 @@ def test_fixtures_without_results_are_rated_and_change_nothing() -> None:
     arsenal = reference.get_team_rating("Arsenal") + 100 - reference.get_team_rating("Chelsea")
     assert plain[len(matches)] == pytest.approx(arsenal, abs=1e-9)
     assert np.isfinite(rated[len(matches) :]).all()
+
+
+def test_as_of_rates_each_row_with_only_results_before_its_decision_day() -> None:
+    """Oracle: rate the row as an unplayed fixture appended to the results dated before its
+    as_of (weekly blocks, so most rows are decided days before they are played)."""
+    matches = _matches().sort_values("match_date", kind="stable").reset_index(drop=True)
+    days = pd.to_datetime(matches["match_date"])
+    start = days.min()
+    as_of = start + pd.to_timedelta(((days - start).dt.days // 7) * 7, unit="D")
+    first = days.groupby(as_of).transform("min")  # a block's decision day is its first match day
+    frozen = elo.pre_match_differences(matches.assign(as_of=first))
+    typed = matches.astype({"home_goals": "Int64", "away_goals": "Int64"})
+    for i in range(0, len(matches), 37):
+        known = typed[days < first[i]]
+        row = typed.iloc[[i]].assign(home_goals=pd.NA, away_goals=pd.NA)
+        oracle = elo.pre_match_differences(pd.concat([known, row], ignore_index=True))[-1]
+        assert frozen[i] == pytest.approx(oracle, abs=1e-9)
+    assert not np.allclose(frozen, elo.pre_match_differences(matches))

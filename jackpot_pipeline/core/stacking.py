@@ -127,10 +127,12 @@ def select_variants(
     period_col: str = "season",
     outcome_col: str = "outcome",
     validation_periods: int = 2,
+    extra_periods: Sequence[str] = (),
 ) -> tuple[np.ndarray, tuple[VariantSelection, ...]]:
     """Per period P, the probabilities (n, 3) of the variant with the lowest mean log loss over
     the ``validation_periods`` periods before P (all leagues; ties to the earlier-listed
     variant); the first period takes ``default``. Rows of a variant must be complete.
+    ``extra_periods`` (later periods without rows yet) get a selection too.
 
     Columns as in :func:`walk_forward_stack`: ``{variant}_home/_draw/_away``.
     """
@@ -139,11 +141,11 @@ def select_variants(
     outcomes = frame[outcome_col].to_numpy()
     probs = {v: frame[[f"{v}_home", f"{v}_draw", f"{v}_away"]].to_numpy(float) for v in variants}
     losses = {v: -np.log(np.clip(p[rows, outcomes], PROB_EPS, 1.0)) for v, p in probs.items()}
-    ordered = sorted(set(periods.tolist()))
+    present = sorted(set(periods.tolist()))
     out = np.full((len(frame), 3), np.nan)
     selections = []
-    for i, period in enumerate(ordered):
-        earlier = ordered[max(0, i - validation_periods) : i]
+    for period in sorted(set(present) | set(extra_periods)):
+        earlier = [p for p in present if p < period][-validation_periods:]
         train = np.isin(periods, earlier)
         scores = tuple((v, float(losses[v][train].mean())) for v in variants) if earlier else ()
         chosen = min(scores, key=lambda item: item[1])[0] if scores else default

@@ -4,12 +4,12 @@ and how a partitioned asset reports per partition."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import dagster as dg
 
-from jackpot_pipeline.defs.partitions import split_key
+from jackpot_pipeline.defs.partitions import partition_key, split_key
 
 #: One DuckDB writer at a time: every asset that writes the warehouse takes a slot of this pool.
 POOL = "duckdb_warehouse"
@@ -52,3 +52,28 @@ def no_data_metadata(league: str, season: str, reason: str) -> dict[str, Any]:
         "reason": reason,
         "dagster/row_count": 0,
     }
+
+
+def publish_rows(
+    context: dg.AssetExecutionContext,
+    computed: Mapping[str, list[str]],
+    asset: str,
+    rows: list[Mapping[str, Any]],
+    describe: Callable[[list[Mapping[str, Any]]], dict[str, Any]],
+    no_data: str = "no out-of-sample rows for this season",
+) -> None:
+    """Attach each partition the run computed (``computed``: league → seasons; unchanged ones
+    were skipped) its own rows' metadata (``describe(rows)``), or the ``no_data`` reason when
+    the run produced none for it."""
+    by_partition: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_partition.setdefault((str(row["league"]), str(row["season"])), []).append(row)
+    for league, seasons in computed.items():
+        for season in seasons:
+            mine = by_partition.get((league, season))
+            metadata = (
+                {"league": league, "season": season, **describe(mine)}
+                if mine
+                else no_data_metadata(league, season, no_data)
+            )
+            partition_metadata(context, asset, partition_key(league, season), metadata)

@@ -22,9 +22,18 @@ ingestion_job = dg.define_asset_job(
 )
 modelling_job = dg.define_asset_job(
     "modelling",
-    selection=dg.AssetSelection.assets("team_features", "dixon_coles_models", "oos_predictions"),
-    description="Team features and the walk-forward Dixon-Coles models and out-of-sample "
-    "predictions of a range of partitions (each league walked forward once).",
+    selection=dg.AssetSelection.assets(
+        "team_features", "dixon_coles_models", "oos_predictions", "member_predictions"
+    ),
+    description="Team features, the walk-forward Dixon-Coles models and out-of-sample "
+    "predictions and set A's other members of a range of partitions (each league walked "
+    "forward once).",
+)
+stacking_job = dg.define_asset_job(
+    "stacking",
+    selection=dg.AssetSelection.assets("stacked_predictions"),
+    description="Set A's input of a range of partitions: the members pooled with each "
+    "season's weights fitted on earlier seasons.",
 )
 calibration_job = dg.define_asset_job(
     "calibration",
@@ -40,4 +49,11 @@ report_job = dg.define_asset_job(
     description="The pooled validation report over every league and season.",
 )
 
-STAGE_JOBS = [reference_job, ingestion_job, modelling_job, calibration_job, report_job]
+STAGE_JOBS = [
+    reference_job,
+    ingestion_job,
+    modelling_job,
+    stacking_job,
+    calibration_job,
+    report_job,
+]

@@ -70,3 +70,18 @@ def split_key(key: str) -> tuple[str, str]:
     """(league, season) of a league × season partition key."""
     dims = league_season_partitions.get_partition_key_from_str(str(key)).keys_by_dimension
     return dims["league"], dims["season"]
+
+
+def _seasons_mapping(strictly_earlier: bool) -> dg.MultiPartitionMapping:
+    """Every league's seasons before S (``strictly_earlier``) or up to S feed season S."""
+    later = {s: [t for t in SEASONS if (t > s if strictly_earlier else t >= s)] for s in SEASONS}
+    return dg.MultiPartitionMapping(
+        {
+            "league": dg.DimensionPartitionMapping("league", dg.AllPartitionMapping()),
+            "season": dg.DimensionPartitionMapping("season", dg.StaticPartitionMapping(later)),
+        }
+    )
+
+
+ALL_LEAGUES_EARLIER_SEASONS = _seasons_mapping(strictly_earlier=True)
+ALL_LEAGUES_UP_TO_SEASON = _seasons_mapping(strictly_earlier=False)

@@ -77,8 +77,9 @@ def load_oos(
     leagues: Sequence[str] | None = None,
     since_season: str | None = None,
 ) -> pd.DataFrame:
-    """Walk-forward out-of-sample predictions with the match result, the decision-time market
-    and the closing benchmark, oldest first.
+    """Walk-forward out-of-sample model forecasts (set A's input: the stacked members,
+    ``stacked_predictions``) with the match result, the decision-time market and the closing
+    benchmark, oldest first.
 
     Columns: match_id, league, season, match_date (datetime64), as_of (the model's as-of
     date), p_home, p_draw, p_away, result ('H'/'D'/'A', None if not played);
@@ -96,7 +97,7 @@ def load_oos(
         params.extend(leagues)
     frame = con.execute(
         "SELECT o.match_id, o.league, o.season, o.match_date, o.as_of, o.p_home, o.p_draw, "
-        "o.p_away, m.result FROM oos_predictions o JOIN matches m USING (match_id) "
+        "o.p_away, m.result FROM stacked_predictions o JOIN matches m USING (match_id) "
         f"WHERE {' AND '.join(where)} ORDER BY o.match_date, o.match_id",
         params,
     ).df()

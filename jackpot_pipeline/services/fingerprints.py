@@ -43,14 +43,21 @@ OP_MODULES: Mapping[str, str] = {
     "football_data": "jackpot_pipeline.defs.ingestion.assets",
     "team_features": "jackpot_pipeline.defs.modelling.assets",
     "dixon_coles": "jackpot_pipeline.defs.modelling.assets",
+    "member_forecasts": "jackpot_pipeline.defs.modelling.members",
+    "stacked_forecasts": "jackpot_pipeline.defs.modelling.members",
     "calibration_curves": "jackpot_pipeline.defs.calibration.assets",
     "prediction_sets": "jackpot_pipeline.defs.calibration.assets",
     "validation_reports": "jackpot_pipeline.defs.calibration.assets",
     "validation_report_pooled": "jackpot_pipeline.defs.calibration.assets",
     "odds": "jackpot_pipeline.defs.odds.assets",
 }
-#: Ops whose partition S reads every league's seasons before S and its own league × S.
+#: Ops whose partition S reads every league's seasons before S and its own league × S: of
+#: the model forecasts (``stacked_predictions``) and matches, or (the stack) of the members.
 CALIBRATION_OPS = ("calibration_curves", "prediction_sets", "validation_reports")
+EARLIER_SEASON_READS: Mapping[str, tuple[str, ...]] = {
+    **{op: ("matches", "stacked_predictions") for op in CALIBRATION_OPS},
+    "stacked_forecasts": ("matches", "oos_predictions", "member_predictions"),
+}
 
 
 def sha256(*parts: str | bytes) -> str:
@@ -140,19 +147,20 @@ def input_fingerprints(
 ) -> dict[Partition, str]:
     """The fingerprint of each partition of a modelling or calibration op from the stored
     rows it reads: matches of the same league (``dixon_coles``) or country
-    (``team_features``) up to season S; every league's out-of-sample predictions and matches
-    before S plus the partition's own (calibration ops)."""
+    (``team_features``, ``member_forecasts``) up to season S; every league's rows of
+    :data:`EARLIER_SEASON_READS` before S plus the partition's own (calibration ops, the
+    stack)."""
     matches = partition_digests(con, "matches")
     known = sorted(matches)
-    if op in CALIBRATION_OPS:
-        oos = partition_digests(con, "oos_predictions")
-        known = sorted(set(known) | set(oos))
+    if op in EARLIER_SEASON_READS:
+        tables = [partition_digests(con, table) for table in EARLIER_SEASON_READS[op]]
+        known = sorted(set().union(*tables))
 
         def reads(league: str, season: str) -> str:
             keep = [k for k in known if k[1] < season] + [(league, season)]
-            return combined(matches, keep) + combined(oos, keep)
+            return "".join(combined(digests, keep) for digests in tables)
 
-    elif op in ("dixon_coles", "team_features"):
+    elif op in ("dixon_coles", "team_features", "member_forecasts"):
 
         def reads(league: str, season: str) -> str:
             country = LEAGUES[league].country

@@ -34,7 +34,10 @@ import numpy as np
 import pandas as pd
 
 from jackpot_pipeline.core.calibration import CalibrationCurve, apply_calibration
-from jackpot_pipeline.core.dixon_coles import MatchData, to_day
+from jackpot_pipeline.core.dixon_coles import MatchData, single_thread_blas, to_day
+from jackpot_pipeline.core.goal_models import elo
+from jackpot_pipeline.core.goal_models.ratings import History
+from jackpot_pipeline.core.goal_models.walk_forward import fit_member
 from jackpot_pipeline.core.prediction_sets import (
     PredictionSet,
     SetInputs,
@@ -50,7 +53,10 @@ from jackpot_pipeline.core.walk_forward import (
     next_fit,
     select_xi,
 )
-from jackpot_pipeline.services import model_store
+from jackpot_pipeline.services import members, model_store
+from jackpot_pipeline.services import stack as stack_service
+from jackpot_pipeline.services.members import ELO
+from jackpot_pipeline.services.stack import DC, ODDS, STACK_MEMBERS, StackChoice
 
 FIT_COLUMNS = (
     "match_id, league, season, match_date, home_team_id, away_team_id, home_goals, away_goals"
@@ -177,3 +183,115 @@ def deliver(
     calibrated = calibrate(raw, curve)
     inputs = SetInputs(calibrated, np.asarray(market, dtype=np.float64), np.asarray(leagues))
     return calibrated, build_prediction_sets(inputs, params)
+
+
+@dataclass(frozen=True, eq=False)
+class MemberInputs:
+    """A fixture's forecasts by set A's members other than Dixon-Coles, and the season's stack
+    choice that pools them with the Dixon-Coles forecast (piece 1 of set A)."""
+
+    choice: StackChoice
+    odds_ratings: np.ndarray  # (3,)
+    elo: np.ndarray  # (3,)
+
+    def stack(self, dc: np.ndarray) -> tuple[np.ndarray, str]:
+        """Set A's raw 1X2 (3,) from the Dixon-Coles forecast and its source (``stack`` or
+        ``dc``)."""
+        forecasts = {DC: dc[None, :], ODDS: self.odds_ratings[None, :], ELO: self.elo[None, :]}
+        pooled, source = self.choice.combine(forecasts)
+        return pooled[0], source
+
+    def describe(self, dc: np.ndarray) -> dict[str, object]:
+        """The members, weights and result as stored with a jackpot fixture."""
+        pooled, source = self.stack(dc)
+        weights = self.choice.weights
+        return {
+            "source": source,
+            "stack_version": self.choice.version,
+            "odds_variant": self.choice.odds_variant,
+            "weights": None if weights is None else dict(zip(STACK_MEMBERS, weights, strict=True)),
+            **{
+                name: [float(p) for p in probs]
+                for name, probs in (
+                    (DC, dc),
+                    (ODDS, self.odds_ratings),
+                    (ELO, self.elo),
+                    ("stack", pooled),
+                )
+            },
+        }
+
+
+def member_inputs(
+    con: duckdb.DuckDBPyConnection,
+    requests: Sequence[tuple[str, date, str, str, BlockFit]],
+) -> list[MemberInputs]:
+    """:class:`MemberInputs` of fixtures (league, decision day, home id, away id, Dixon-Coles
+    model): each member fitted as the walk fits it for the same block — as of the model's as-of
+    day on the same window, with the results known on the decision day."""
+    out = []
+    for league, day, home, away, block in requests:
+        season = block.season
+        choice = stack_service.choice_for(con, season)
+        history = members.warehouse_history(
+            con, [league, *members.linked_divisions(league)], season
+        )
+        known = history[history["match_date"] < pd.Timestamp(day)]
+        as_of = pd.Timestamp(block.params.as_of)
+        out.append(
+            MemberInputs(
+                choice,
+                _odds_member(known, league, choice.odds_variant, block, home, away),
+                _elo_member(con, known, league, season, as_of, home, away),
+            )
+        )
+    return out
+
+
+def _odds_member(
+    known: pd.DataFrame, league: str, variant: str, block: BlockFit, home: str, away: str
+) -> np.ndarray:
+    spec = next(s for s in members.PIPELINE_SPECS if s.name == variant)
+    history = History.from_frame(known, members.MARKET_TARGETS)
+    with single_thread_blas():
+        fit = fit_member(history, spec, to_day(block.params.as_of), int(block.since))
+    return fit.predict(np.array([home]), np.array([away]), history.divisions.index(league))[0]
+
+
+def _elo_member(
+    con: duckdb.DuckDBPyConnection,
+    known: pd.DataFrame,
+    league: str,
+    season: str,
+    as_of: pd.Timestamp,
+    home: str,
+    away: str,
+) -> np.ndarray:
+    """Elo as the member stage rates it: earlier matches as of their blocks' as-of days (the
+    stored walk's), the fixture as of its model's."""
+    own = known[known["league"] == league]
+    blocks = dict(
+        con.execute("SELECT match_id, as_of FROM oos_predictions WHERE league = ?", [league])
+        .df()
+        .itertuples(index=False, name=None)
+    )
+    rows = own.assign(as_of=pd.to_datetime(own["match_id"].map(blocks)).fillna(own["match_date"]))
+    fixture = pd.DataFrame(
+        {
+            "match_id": ["fixture"],
+            "league": [league],
+            "season": [season],
+            "match_date": [as_of],
+            "home_team_id": [home],
+            "away_team_id": [away],
+            "home_goals": [np.nan],
+            "away_goals": [np.nan],
+            "as_of": [as_of],
+        }
+    )
+    frame = pd.concat([rows.astype({"home_goals": float, "away_goals": float}), fixture])
+    return (
+        elo.walk_forward(frame.reset_index(drop=True))
+        .iloc[-1][["p_home", "p_draw", "p_away"]]
+        .to_numpy(float)
+    )

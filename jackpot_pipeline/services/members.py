@@ -16,10 +16,13 @@ those of the warehouse.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -47,7 +50,9 @@ from jackpot_pipeline.core.stacking import (
     select_variants,
     walk_forward_stack,
 )
+from jackpot_pipeline.core.teams import LEAGUES
 from jackpot_pipeline.core.walk_forward import walk_forward_selected
+from jackpot_pipeline.services import warehouse
 from jackpot_pipeline.settings import Settings
 
 STAT_COLUMNS: dict[str, str] = {
@@ -144,9 +149,18 @@ def load_history(
     return frame.sort_values(["match_date", "match_id"], kind="stable").reset_index(drop=True)
 
 
-#: Partner divisions of each league for the second-tier member (a registry's tier pairs with
-#: files shipped: E0 with the Championship E1, and E1 with the Premier League it feeds).
-TIER_LINKS: dict[str, tuple[str, ...]] = {"E0": ("E1",), "E1": ("E0",)}
+def linked_divisions(league: str) -> tuple[str, ...]:
+    """Partner divisions of ``league`` for the linked members: the registry's enabled leagues
+    of the same country one tier above or below (E0 with the Championship E1, E1 with the
+    Premier League it feeds)."""
+    info = LEAGUES[league]
+    return tuple(
+        code
+        for code, other in LEAGUES.items()
+        if code != league and other.country == info.country and abs(other.tier - info.tier) == 1
+    )
+
+
 TARGETS: dict[str, tuple[str, str]] = {
     "goals": ("home_goals", "away_goals"),
     "xg": PROXY_COLUMNS,
@@ -184,16 +198,22 @@ GOAL_FAMILY_SPECS: tuple[MemberSpec, ...] = (
 )
 
 
-def with_member_targets(history: pd.DataFrame) -> pd.DataFrame:
-    """History with the market-implied expected goals of every match (from its own margin-free
-    closing 1X2 and over 2.5 prices; used only as a target of *later* fits) and the shots
-    proxy (coefficients from earlier seasons, per league)."""
+def with_market_targets(history: pd.DataFrame) -> pd.DataFrame:
+    """History with the market-implied expected goals of every match, from its own margin-free
+    closing 1X2 and over 2.5 prices (used only as a target of *later* fits; NaN without
+    prices)."""
     rates = implied_rates(
         history["market_home"].to_numpy(float),
         history["market_away"].to_numpy(float),
         history["over_25"].to_numpy(float),
     )
-    out = history.assign(market_home_xg=rates[:, 0], market_away_xg=rates[:, 1])
+    return history.assign(market_home_xg=rates[:, 0], market_away_xg=rates[:, 1])
+
+
+def with_member_targets(history: pd.DataFrame) -> pd.DataFrame:
+    """:func:`with_market_targets` and the shots proxy (coefficients from earlier seasons, per
+    league)."""
+    out = with_market_targets(history)
     proxies = [expected_goals_proxy(group) for _, group in out.groupby("league", sort=True)]
     return pd.concat(proxies).loc[out.index]
 
@@ -205,7 +225,7 @@ def rating_member_forecasts(
 ) -> pd.DataFrame:
     """Long OOS forecasts (match_id, member, as_of, p_*, unseen) of the rating members."""
     frames = [
-        walk_forward_members(history, league, specs, TARGETS, links=TIER_LINKS.get(league, ()))
+        walk_forward_members(history, league, specs, TARGETS, links=linked_divisions(league))
         for league in leagues
     ]
     return pd.concat(frames, ignore_index=True)
@@ -280,3 +300,109 @@ def stack_set_a(
     for prefix, probs in (("stack", pooled), ("set_a", calibrated)):
         frame[[f"{prefix}_home", f"{prefix}_draw", f"{prefix}_away"]] = probs
     return StackedSetA(frame, selections, weights)
+
+
+# ---------------------------------------------------------------------------------------------
+# The pipeline's member stage: the members of set A read from the warehouse
+# ---------------------------------------------------------------------------------------------
+
+#: The members the pipeline walks besides Dixon-Coles (oos_predictions): every odds-ratings
+#: variant (one is chosen per season by the stack) and Elo.
+PIPELINE_SPECS: tuple[MemberSpec, ...] = ODDS_SPECS
+ELO = "elo"
+MARKET_TARGETS = {"market": TARGETS["market"]}
+
+
+def warehouse_history(
+    con: duckdb.DuckDBPyConnection, leagues: Sequence[str], until_season: str
+) -> pd.DataFrame:
+    """Played matches of ``leagues`` up to ``until_season`` from the warehouse, oldest first,
+    with the stored margin-free market 1X2 (closing first, as :func:`select_market_odds`), the
+    margin-free P(over 2.5) and the market-implied expected goals (targets of later fits)."""
+    marks = ", ".join("?" for _ in leagues)
+    where = f"league IN ({marks}) AND season <= ? AND home_goals IS NOT NULL"
+    frame = con.execute(
+        "SELECT match_id, league, season, match_date, home_team_id, away_team_id, home_goals, "
+        "away_goals, result, prob_home_market AS market_home, prob_draw_market AS market_draw, "
+        f"prob_away_market AS market_away FROM matches WHERE {where} AND away_goals IS NOT NULL "
+        "ORDER BY match_date, match_id",
+        [*leagues, until_season],
+    ).df()
+    odds = con.execute(
+        "SELECT match_id, bookmaker, market, outcome, phase, price FROM match_odds "
+        f"WHERE market = 'OU2.5' AND match_id IN (SELECT match_id FROM matches WHERE {where})",
+        [*leagues, until_season],
+    ).df()
+    frame["match_date"] = pd.to_datetime(frame["match_date"]).astype("datetime64[ns]")
+    frame = frame.astype({"home_goals": "int64", "away_goals": "int64"})
+    over = _over_25(odds) if len(odds) else pd.DataFrame(columns=["match_id", "over_25"])
+    frame = frame.merge(over, on="match_id", how="left")
+    frame["over_25"] = frame["over_25"].astype(float)
+    return with_market_targets(frame)
+
+
+def league_members(history: pd.DataFrame, league: str) -> pd.DataFrame:
+    """Walk-forward rows (match_id, member, as_of, p_home, p_draw, p_away) of every
+    :data:`PIPELINE_SPECS` variant and of Elo for ``league`` on the Dixon-Coles splits.
+
+    ``history``: :func:`warehouse_history` of the league and its :func:`linked_divisions`.
+    Elo rates each match with the results before its block's as-of day and maps the rating
+    difference by an ordered logit fitted on the league's earlier seasons."""
+    odds = walk_forward_members(
+        history, league, PIPELINE_SPECS, MARKET_TARGETS, links=linked_divisions(league)
+    )
+    columns = ["match_id", "member", "as_of", "p_home", "p_draw", "p_away"]
+    if odds.empty:
+        return pd.DataFrame(columns=columns)
+    return pd.concat([odds[columns], elo_rows(history, league, odds)], ignore_index=True)
+
+
+def elo_rows(history: pd.DataFrame, league: str, walked: pd.DataFrame) -> pd.DataFrame:
+    """Elo's rows for the matches ``walked`` predicts (their as_of: the block's decision day);
+    other matches are rated as of their own date."""
+    own = history[history["league"] == league]
+    blocks = walked.drop_duplicates("match_id").set_index("match_id")["as_of"]
+    as_of = own["match_id"].map(blocks).fillna(own["match_date"])
+    probs = elo.walk_forward(own.assign(as_of=as_of)).set_index("match_id")
+    rows = probs.loc[probs.index.isin(blocks.index)].dropna()
+    return rows.assign(member=ELO, as_of=blocks.loc[rows.index]).reset_index()
+
+
+def run_members(
+    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+    by_league: Mapping[str, Sequence[str]],
+    log: logging.Logger,
+) -> list[dict[str, object]]:
+    """Walk every league of the run once and store the member rows of its partition seasons
+    (``member_predictions``); one summary row (league, season, rows, members) per partition
+    with rows."""
+    summary: list[dict[str, object]] = []
+    for league, seasons in by_league.items():
+        with connect() as con:
+            history = warehouse_history(con, [league, *linked_divisions(league)], seasons[-1])
+        rows = league_members(history, league) if (history["league"] == league).any() else None
+        if rows is None or rows.empty:
+            continue
+        own = history.loc[
+            history["league"] == league, ["match_id", "league", "season", "match_date"]
+        ]
+        rows = own.merge(rows, on="match_id")
+        for season in seasons:
+            part = rows[rows["season"] == season]
+            if part.empty:
+                continue
+            with connect() as con, warehouse.transaction(con):
+                warehouse.replace_rows(
+                    con, "member_predictions", {"league": league, "season": season}, part
+                )
+            summary.append(
+                {
+                    "league": league,
+                    "season": season,
+                    "rows": len(part),
+                    "matches": int(part["match_id"].nunique()),
+                    "members": int(part["member"].nunique()),
+                }
+            )
+            log.info(f"{league} {season}: {len(part)} member forecasts")
+    return summary

@@ -572,6 +572,49 @@ CREATE TABLE IF NOT EXISTS stage_fingerprints (
 );
 """
 
+#: Issue 13 (stacked members): every member's walk-forward forecast per match (the odds-ratings
+#: variants and Elo; Dixon-Coles stays in oos_predictions), the stack's choices per season (odds
+#: variant, Elo's ordered logit, pool weights — each fitted on earlier seasons) and the stacked
+#: forecast that is set A's input; each jackpot fixture's member forecasts.
+MEMBERS_SQL = """
+CREATE TABLE IF NOT EXISTS member_predictions (
+    match_id VARCHAR NOT NULL,
+    member VARCHAR NOT NULL,
+    league VARCHAR NOT NULL,
+    season VARCHAR NOT NULL,
+    match_date DATE NOT NULL,
+    as_of DATE NOT NULL,
+    p_home DOUBLE NOT NULL,
+    p_draw DOUBLE NOT NULL,
+    p_away DOUBLE NOT NULL,
+    PRIMARY KEY (match_id, member),
+    CHECK (abs(p_home + p_draw + p_away - 1) < 1e-6)
+);
+CREATE TABLE IF NOT EXISTS stack_choices (
+    season VARCHAR PRIMARY KEY,
+    odds_variant VARCHAR NOT NULL,
+    variant_scores VARCHAR NOT NULL,
+    members VARCHAR NOT NULL,
+    weights VARCHAR NOT NULL,
+    n_train INTEGER NOT NULL,
+    train_log_loss DOUBLE,
+    version VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stacked_predictions (
+    match_id VARCHAR PRIMARY KEY,
+    league VARCHAR NOT NULL,
+    season VARCHAR NOT NULL,
+    match_date DATE NOT NULL,
+    as_of DATE NOT NULL,
+    source VARCHAR NOT NULL,
+    p_home DOUBLE NOT NULL,
+    p_draw DOUBLE NOT NULL,
+    p_away DOUBLE NOT NULL,
+    CHECK (abs(p_home + p_draw + p_away - 1) < 1e-6)
+);
+ALTER TABLE jackpot_fixtures ADD COLUMN IF NOT EXISTS members VARCHAR;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: normalized, model, calibration and jackpot tables", BASELINE_SQL),
     Migration(2, "jackpot_fixtures.name_matches: fuzzy-resolved team names", NAME_MATCHES_SQL),
@@ -584,6 +627,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "backtests: backtest_runs and backtest_bets", BACKTEST_SQL),
     Migration(5, "decision time: prediction_sets market input, xi_scores", DECISION_TIME_SQL),
     Migration(6, "stage fingerprints for incremental reruns", STAGE_FINGERPRINTS_SQL),
+    Migration(7, "stacked members: member forecasts, stack choices, set A input", MEMBERS_SQL),
 )
 
 VERSION_TABLE_SQL = """

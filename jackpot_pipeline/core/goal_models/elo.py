@@ -42,6 +42,8 @@ def pre_match_differences(frame: pd.DataFrame, config: EloConfig = EloConfig()) 
     ``frame`` holds league, season, match_date, home_team_id, away_team_id, home_goals and
     away_goals. A row without goals (a fixture not played yet) gets the ratings after every
     earlier result and updates nothing: append a coupon's fixtures to the history to rate them.
+    With an ``as_of`` column (≤ match_date), a row is rated with the ratings after every result
+    dated strictly before its as_of instead (a forecast decided on that day).
     """
     out = np.empty(len(frame))
     for _, league in frame.groupby("league", sort=True):
@@ -50,7 +52,15 @@ def pre_match_differences(frame: pd.DataFrame, config: EloConfig = EloConfig()) 
     return out
 
 
+def _day(values: pd.Series) -> np.ndarray:
+    return pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
+
+
 def _league_differences(league: pd.DataFrame, config: EloConfig) -> np.ndarray:
+    day = _day(league["match_date"])
+    as_of = _day(league["as_of"]) if "as_of" in league.columns else day
+    pending = list(np.unique(as_of))  # decision days whose ratings are still to be frozen
+    frozen: dict[np.datetime64, dict[str, float]] = {}
     home = league["home_team_id"].to_numpy(dtype=str)
     away = league["away_team_id"].to_numpy(dtype=str)
     margin = np.sign(
@@ -67,6 +77,8 @@ def _league_differences(league: pd.DataFrame, config: EloConfig) -> np.ndarray:
     current = None
     out = np.empty(len(league))
     for i, (h, a, m, s) in enumerate(zip(home, away, margin, season, strict=True)):
+        while pending and pending[0] <= day[i]:  # every result before that day is in
+            frozen[pending.pop(0)] = dict(ratings)
         if s != current:  # first match of a season: the clubs that left set the entry rating
             current, index = s, seasons.index(s)
             leaving = teams_of[seasons[index - 1]] - teams_of[s] if index else set()
@@ -74,8 +86,9 @@ def _league_differences(league: pd.DataFrame, config: EloConfig) -> np.ndarray:
             entry = float(np.mean(known)) if known and config.carry_newcomers else INITIAL_RATING
         r_home = ratings.setdefault(h, entry)
         r_away = ratings.setdefault(a, entry)
+        rated = frozen[as_of[i]]
+        out[i] = rated.get(h, entry) + config.home_advantage - rated.get(a, entry)
         diff = r_home + config.home_advantage - r_away
-        out[i] = diff
         if np.isnan(m):  # a fixture without a result (not played yet): no update
             continue
         expected = 1.0 / (1.0 + 10.0 ** (-diff / 400.0))

@@ -20,7 +20,7 @@ The work (pandas, NumPy, DuckDB, matplotlib) is in ``services.validation``, impo
 inside the asset bodies so the code location loads without it.
 """
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -30,33 +30,21 @@ from jackpot_pipeline.defs.conventions import (
     KINDS,
     MODEL_OWNERS,
     POOL,
-    no_data_metadata,
-    partition_metadata,
+    publish_rows,
 )
 from jackpot_pipeline.defs.modelling.assets import (
     EAGER,
     SAME_LEAGUE_EARLIER_SEASONS,
 )
-from jackpot_pipeline.defs.partitions import SEASONS, league_season_partitions, partition_key
+from jackpot_pipeline.defs.partitions import (
+    ALL_LEAGUES_EARLIER_SEASONS,
+    league_season_partitions,
+)
 from jackpot_pipeline.defs.resources import SettingsResource, WarehouseResource
 
-
-def _seasons_mapping(strictly_earlier: bool) -> dg.MultiPartitionMapping:
-    """Every league's seasons before S (``strictly_earlier``) or up to S feed season S."""
-    later = {s: [t for t in SEASONS if (t > s if strictly_earlier else t >= s)] for s in SEASONS}
-    return dg.MultiPartitionMapping(
-        {
-            "league": dg.DimensionPartitionMapping("league", dg.AllPartitionMapping()),
-            "season": dg.DimensionPartitionMapping("season", dg.StaticPartitionMapping(later)),
-        }
-    )
-
-
-ALL_LEAGUES_EARLIER_SEASONS = _seasons_mapping(strictly_earlier=True)
-ALL_LEAGUES_UP_TO_SEASON = _seasons_mapping(strictly_earlier=False)
-#: Every league's out-of-sample rows and results of the seasons strictly before S.
+#: Every league's model forecasts (set A's input) and results of the seasons strictly before S.
 EARLIER_ROWS = (
-    dg.AssetDep("oos_predictions", partition_mapping=ALL_LEAGUES_EARLIER_SEASONS),
+    dg.AssetDep("stacked_predictions", partition_mapping=ALL_LEAGUES_EARLIER_SEASONS),
     dg.AssetDep("matches", partition_mapping=ALL_LEAGUES_EARLIER_SEASONS),
 )
 #: The curves of the league's seasons up to S (each earlier row is calibrated by its own).
@@ -84,31 +72,6 @@ def scalar(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 6)
     return str(value)
-
-
-def publish_rows(
-    context: dg.AssetExecutionContext,
-    computed: Mapping[str, list[str]],
-    asset: str,
-    rows: list[Mapping[str, Any]],
-    describe: Callable[[list[Mapping[str, Any]]], dict[str, Any]],
-    no_data: str = "no out-of-sample rows for this season",
-) -> None:
-    """Attach each partition the run computed (``computed``: league → seasons; unchanged ones
-    were skipped) its own rows' metadata (``describe(rows)``), or the ``no_data`` reason when
-    the run produced none for it."""
-    by_partition: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for row in rows:
-        by_partition.setdefault((str(row["league"]), str(row["season"])), []).append(row)
-    for league, seasons in computed.items():
-        for season in seasons:
-            mine = by_partition.get((league, season))
-            metadata = (
-                {"league": league, "season": season, **describe(mine)}
-                if mine
-                else no_data_metadata(league, season, no_data)
-            )
-            partition_metadata(context, asset, partition_key(league, season), metadata)
 
 
 @dg.asset(deps=EARLIER_ROWS, automation_condition=EAGER, group_name="calibration", **COMMON)
@@ -159,7 +122,7 @@ def calibration_curves(
             "prediction_sets",
             deps=[
                 CURVES_UP_TO_SEASON,
-                dg.AssetDep("oos_predictions"),
+                dg.AssetDep("stacked_predictions"),
                 dg.AssetDep("matches"),
             ],
             group_name="calibration",
@@ -219,7 +182,7 @@ def prediction_sets(
 @dg.asset(
     deps=[
         dg.AssetDep("prediction_sets"),
-        dg.AssetDep("oos_predictions"),
+        dg.AssetDep("stacked_predictions"),
         dg.AssetDep("matches", partition_mapping=SAME_LEAGUE_EARLIER_SEASONS),
     ],
     automation_condition=EAGER,
@@ -271,7 +234,12 @@ def validation_reports(
 
 
 @dg.asset(
-    deps=[dg.AssetDep("prediction_sets"), dg.AssetDep("oos_predictions"), dg.AssetDep("matches")],
+    deps=[
+        dg.AssetDep("prediction_sets"),
+        dg.AssetDep("stacked_predictions"),
+        dg.AssetDep("oos_predictions"),
+        dg.AssetDep("matches"),
+    ],
     group_name="validation",
     pool=POOL,
     kinds=KINDS,
