@@ -1,7 +1,8 @@
 """The one forecaster: a coupon of past fixtures gets exactly the stored out-of-sample numbers.
 
-A warehouse with the shipped leagues' real 2023-24 and 2024-25 matches (``test_jackpots``'s
-template) is walked forward and its calibration curves and prediction sets are stored by the
+A warehouse with the shipped leagues' real 2022-23 … 2024-25 matches (``test_jackpots``'s
+template) is walked forward (Dixon-Coles and the other members, stacked) and its calibration curves
+and prediction sets are stored by the
 same services the assets call; then the shipped example coupons are predicted through
 ``predict_coupon`` (the path of ``jackpot predict`` and the inbox runs) with a clock after the
 round. Every fixture and set must equal the stored ``prediction_sets`` row of that match to
@@ -10,6 +11,7 @@ round. Every fixture and set must equal the stored ``prediction_sets`` row of th
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ import pandas as pd
 import pytest
 
 from jackpot_pipeline.core.dixon_coles import predict
-from jackpot_pipeline.services import model_store, report, validation, warehouse
+from jackpot_pipeline.services import members, model_store, report, stack, validation, warehouse
 from jackpot_pipeline.services.jackpots import predict_coupon
 from jackpot_pipeline.settings import Settings
 from jackpot_pipeline_tests.test_jackpots import (
@@ -52,7 +54,7 @@ def walked(tmp_path_factory: pytest.TempPathFactory) -> Path:
         finally:
             con.close()
 
-    by_league = {league: ["2023-24", "2024-25"] for league in LEAGUES}
+    by_league = {league: ["2022-23", "2023-24", "2024-25"] for league in LEAGUES}
     for league, seasons in by_league.items():
         with connect() as con:
             matches = model_store.load_matches(con, [league], seasons[-1])
@@ -61,6 +63,8 @@ def walked(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for season in seasons:
             with connect() as con, warehouse.transaction(con):
                 model_store.store_season(con, league, season, walk, matches)
+    members.run_members(connect, by_league, LOG)
+    stack.run_stack(connect, by_league, LOG)
     settings = Settings()
     validation.run_curves(connect, by_league, settings, LOG)
     validation.run_prediction_sets(connect, by_league, settings, LOG)
@@ -83,7 +87,7 @@ def delivered(con: duckdb.DuckDBPyConnection, path: Path, tmp_path: Path) -> pd.
     same match beside them."""
     run = predict_coupon(con, path.read_bytes(), path.name, now=NOW, raw_dir=tmp_path / "raw")
     fixtures = run.stored.fixtures[
-        ["match_order", "home_team_id", "away_team_id", "match_date", "market_source"]
+        ["match_order", "home_team_id", "away_team_id", "match_date", "market_source", "members"]
     ]
     rows = run.stored.predictions.merge(fixtures, on="match_order")
     stored = con.execute(
@@ -109,6 +113,9 @@ def test_past_coupon_returns_the_stored_out_of_sample_sets(
     rows = delivered(con, coupon, tmp_path)
     assert len(rows) == 13 * len(SET_NAMES) and rows["stored_home"].notna().all()
     assert (rows["model_id"] == rows["model_version"]).all()
+    stacked = rows["members"].map(json.loads)
+    assert (stacked.map(lambda m: m["source"]) == "stack").all()  # set A's input: the stack
+    assert stacked.map(lambda m: min(m["weights"].values()) >= 0 < max(m["weights"].values())).all()
     ours = rows[["prob_home", "prob_draw", "prob_away"]].to_numpy()
     theirs = rows[["stored_home", "stored_draw", "stored_away"]].to_numpy()
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)

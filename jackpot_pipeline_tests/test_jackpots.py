@@ -1,7 +1,7 @@
 """Jackpot predictions without Dagster: planning, versioning, immutability, calibration inputs,
 results, reports, exports and ``predict_file``.
 
-The warehouse is built once per test process from the real 2023-24 and 2024-25 football-data
+The warehouse is built once per test process from the real 2022-23 … 2024-25 football-data
 files of the shipped leagues (``template_warehouse``) and copied per test; the odds tests copy it
 once more with the recorded EPL odds snapshots replayed into it by the odds assets
 (``odds_template``); nothing is written into the repository's ``data/`` folder.
@@ -77,7 +77,7 @@ RESULTS = {
     EXAMPLE_DATES.name: list("HHHHDHHHHHHHHHHHH"),
 }
 LEAGUES = ("E0", "E1", "SP1", "D1", "I1", "F1")
-SEASONS = (("2324", "2023-24"), ("2425", "2024-25"))
+SEASONS = (("2223", "2022-23"), ("2324", "2023-24"), ("2425", "2024-25"))
 TEMPLATE_ENV = "JACKPOT_TEST_JACKPOT_TEMPLATE"
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 #: Ingestion clock: after the last 2024-25 match (strict mode rejects matches dated later).
@@ -88,7 +88,7 @@ INGEST_NOW = datetime(2025, 7, 1, 12, 0, tzinfo=UTC)
 
 
 def template_warehouse() -> Path:
-    """A warehouse with the shipped leagues' 2023-24 and 2024-25 matches, built once per process
+    """A warehouse with the shipped leagues' 2022-23 … 2024-25 matches, built once per process
     (the folder is remembered in an environment variable so both jackpot test modules share
     it however pytest imports them) and removed at exit."""
     cached = os.environ.get(TEMPLATE_ENV)

@@ -201,6 +201,14 @@ class MemberInputs:
         pooled, source = self.choice.combine(forecasts)
         return pooled[0], source
 
+    def version_key(self) -> dict[str, object]:
+        """What a jackpot's version depends on: the stack choice and the members' forecasts."""
+        return {
+            "stack_version": self.choice.version,
+            ODDS: [round(float(p), 12) for p in self.odds_ratings],
+            ELO: [round(float(p), 12) for p in self.elo],
+        }
+
     def describe(self, dc: np.ndarray) -> dict[str, object]:
         """The members, weights and result as stored with a jackpot fixture."""
         pooled, source = self.stack(dc)
@@ -230,12 +238,17 @@ def member_inputs(
     model): each member fitted as the walk fits it for the same block — as of the model's as-of
     day on the same window, with the results known on the decision day."""
     out = []
+    choices: dict[str, StackChoice] = {}
+    histories: dict[tuple[str, str], pd.DataFrame] = {}
     for league, day, home, away, block in requests:
         season = block.season
-        choice = stack_service.choice_for(con, season)
-        history = members.warehouse_history(
-            con, [league, *members.linked_divisions(league)], season
-        )
+        if season not in choices:
+            choices[season] = stack_service.choice_for(con, season)
+        choice = choices[season]
+        if (league, season) not in histories:
+            divisions = [league, *members.linked_divisions(league)]
+            histories[(league, season)] = members.warehouse_history(con, divisions, season)
+        history = histories[(league, season)]
         known = history[history["match_date"] < pd.Timestamp(day)]
         as_of = pd.Timestamp(block.params.as_of)
         out.append(

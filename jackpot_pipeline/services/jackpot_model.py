@@ -156,6 +156,7 @@ class FixturePlan:
     market_data: dict[str, Any] | None = None  # the snapshot data used (in the version key)
     latest_result: date | None = None  # the league's latest result before kickoff
     stale_history: bool = False  # kickoff > Settings.stale_history_days after latest_result
+    members: forecaster.MemberInputs | None = None  # set A's other members and their stack
 
     @property
     def as_of(self) -> date:
@@ -208,9 +209,16 @@ def plan_jackpot(
         )
     except forecaster.NoHistory as error:
         raise JackpotError(f"{error}; ingest the league first") from error
+    member_inputs = forecaster.member_inputs(
+        con,
+        [
+            (league, day, f.home_id, f.away_id, models[(league, day, fixture_date(f.kickoff))])
+            for f, (league, _, day) in zip(coupon.fixtures, located, strict=True)
+        ],
+    )
     plans = []
-    for fixture, coupon_market, (league, inferred, day) in zip(
-        coupon.fixtures, markets, located, strict=True
+    for fixture, coupon_market, (league, inferred, day), members in zip(
+        coupon.fixtures, markets, located, member_inputs, strict=True
     ):
         market = fixture_market(con, fixture, coupon_market, now, settings.margin_method)
         match_date = fixture_date(fixture.kickoff)
@@ -242,6 +250,7 @@ def plan_jackpot(
                 max_goals=settings.max_goals,
                 market_source=market.source,
                 market_data=market.data,
+                members=members,
                 **history_freshness(con, league, match_date, settings.stale_history_days),
             )
         )
@@ -259,6 +268,7 @@ def plan_jackpot(
                 "calibration_version": p.calibration_version,
                 "set_params_version": p.set_params_version,
                 **({"market": p.market_data} if p.market_data is not None else {}),
+                **({"members": p.members.version_key()} if p.members is not None else {}),
             }
             for p in plans
         ],
@@ -556,8 +566,9 @@ def _fixture_row(
     fixture = plan.fixture
     forecast = predict(params, [fixture.home_id], [fixture.away_id], max_goals=plan.max_goals)
     raw = np.array([forecast.p_home[0], forecast.p_draw[0], forecast.p_away[0]])
+    model = plan.members.stack(raw)[0] if plan.members is not None else raw
     calibrated, sets = forecaster.deliver(
-        raw[None, :], plan.market[None, :], [plan.league], plan.calibration, plan.set_params
+        model[None, :], plan.market[None, :], [plan.league], plan.calibration, plan.set_params
     )
     calibrated = calibrated[0]
     top = forecast.most_likely_score[0]
@@ -618,6 +629,7 @@ def _fixture_row(
         "set_params_version": plan.set_params_version,
         "flags": json.dumps(_fixture_flags(plan, params, forecast, has_market)),
         "name_matches": json.dumps([dataclasses.asdict(m) for m in fixture.name_matches]),
+        "members": json.dumps(plan.members.describe(raw)) if plan.members is not None else None,
         "latest_result": plan.latest_result,
     }
     return row, sets

@@ -440,7 +440,7 @@ def _newton(problem: _Objective, theta: np.ndarray) -> tuple[np.ndarray, float, 
         step = _solve_pd(hess, grad)
         decrement = float(grad @ step)
         if decrement <= NEWTON_TOL * (1.0 + abs(value)):
-            return _polish(problem, theta - step, theta, value), value, True
+            return theta, value, True
         length = 1.0
         while True:
             trial = theta - length * step
@@ -453,20 +453,6 @@ def _newton(problem: _Objective, theta: np.ndarray) -> tuple[np.ndarray, float, 
         theta = trial
         value, grad, hess = problem.evaluate(theta)
     return theta, value, False
-
-
-def _polish(
-    problem: _Objective, theta: np.ndarray, previous: np.ndarray, value: float
-) -> np.ndarray:
-    """One more full Newton step from a converged point (quadratic convergence takes the
-    result to rounding level, so warm- and cold-started fits agree), kept only if the objective
-    stays finite and within rounding of ``value``."""
-    polished = problem.value_and_gradient(theta)[0]
-    return (
-        theta
-        if np.isfinite(polished) and polished <= value + 1e-12 * (1.0 + abs(value))
-        else previous
-    )
 
 
 def _solve_pd(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:

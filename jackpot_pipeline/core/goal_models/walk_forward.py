@@ -3,8 +3,9 @@
 Splits are those of :func:`jackpot_pipeline.core.walk_forward.walk_forward` (one league at a
 time): each target season is cut into blocks of ``refit_days`` consecutive days from the first
 not-yet-predicted match date d; every member is refitted as of d (matches strictly before d,
-from the first match of the previous ``history_seasons`` seasons, warm start from its previous
-fit) and predicts the block; a block is predicted once ``min_train_matches`` matches of the
+from the first match of the previous ``history_seasons`` seasons, started from moment values —
+not from its previous fit — so a decision-time fit of the same block reproduces it bit for bit)
+and predicts the block; a block is predicted once ``min_train_matches`` matches of the
 league precede it in the window. Every member sees the same blocks, so comparisons are paired.
 
 A *linked* member (second-tier history) trains on the league and its partner divisions at
@@ -72,13 +73,11 @@ def walk_forward_members(
     division = {flag: h.divisions.index(league) for flag, h in histories.items()}
     ids = own.sort_values("match_date", kind="stable")["match_id"].to_numpy(dtype=str)
     teams = np.array(base.teams)
-    fits: dict[str, RatingsFit | None] = {spec.name: None for spec in specs}
     parts: list[tuple[np.ndarray, str, int, np.ndarray, np.ndarray]] = []
     with single_thread_blas():
         for as_of, since, block in walk_blocks(base, config):
             for spec in specs:
-                fit = fit_member(histories[spec.linked], spec, as_of, since, fits[spec.name])
-                fits[spec.name] = fit
+                fit = fit_member(histories[spec.linked], spec, as_of, since)
                 home, away = teams[base.home[block]], teams[base.away[block]]
                 probs = fit.predict(home, away, division[spec.linked])
                 unseen = fit.log_rates(home, away, division[spec.linked])[2]
