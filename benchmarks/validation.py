@@ -13,6 +13,10 @@ delivered (``prediction_sets``), scored by ``services.report.comparison`` — th
 - ``diff_<metric>.<set>.<market|closing_market>``: mean paired difference set − market with
   its 95 % week-block bootstrap interval;
 - ``reduces_to.<set>``: sets whose forecasts equal another's;
+- ``rps_gap_pct.<forecast>.<market>``: the RPS difference in % of the market's RPS, interval;
+- the same lines prefixed ``newcomer.`` (a side not in the league the season before) and
+  ``well_known.`` (the other matches); the members of set A (Dixon-Coles, odds ratings, Elo,
+  their uncalibrated stack) are scored beside the sets;
 - ``seconds.report``: time to score the stored rows (bootstrap included).
 """
 
@@ -37,35 +41,48 @@ def main(path: Path) -> None:
     finally:
         con.close()
     seconds = time.perf_counter() - started
-    pooled = result["pooled"]
     print(f"window: {result['window']}")
     print(f"n: {result['n']}")
-    if pooled is None:
+    if result["pooled"] is None:
         print("no stored prediction sets: run `jackpot run` first")
         return
-    for name, metrics in pooled["metrics"].items():
-        print(f"n.{name}: {metrics['n']}")
+    samples = {"": result["pooled"], **{f"{k}.": v for k, v in result["subsets"].items()}}
+    for prefix, sample in samples.items():
+        print_sample(prefix, sample)
+    print(f"seconds.report: {seconds:.1f}")
+    for prefix, sample in samples.items():
+        print()
+        print(f"{prefix.rstrip('.') or 'pooled'} ({sample['n']:,} matches)")
+        print(report.formatted(report.comparison_table(sample)).to_string())
+
+
+def print_sample(prefix: str, sample: dict) -> None:
+    """``name: value`` lines of one sample (the pooled window or a subset of it)."""
+    for name, metrics in sample["metrics"].items():
+        print(f"{prefix}n.{name}: {metrics['n']}")
         for metric in ("rps", "log_loss", "brier"):
-            print(f"{metric}.{name}: {metrics[metric]:.5f}")
+            print(f"{prefix}{metric}.{name}: {metrics[metric]:.5f}")
         for outcome in OUTCOMES:
-            print(f"ece_{outcome}.{name}: {metrics[f'ece_{outcome}']:.4f}")
-    for name, references in pooled["vs"].items():
+            print(f"{prefix}ece_{outcome}.{name}: {metrics[f'ece_{outcome}']:.4f}")
+    for name, references in sample["vs"].items():
         for reference, by_metric in references.items():
             for metric, d in by_metric.items():
                 print(
-                    f"diff_{metric}.{name}.{reference}: {d['mean']:+.5f} "
+                    f"{prefix}diff_{metric}.{name}.{reference}: {d['mean']:+.5f} "
                     f"[{d['low']:+.5f}, {d['high']:+.5f}] (n {d['n']}, {d['n_blocks']} weeks)"
                 )
-    for name, other in pooled["reduces_to"].items():
-        print(f"reduces_to.{name}: {other}")
-    market = pooled["metrics"][report.MARKET]["rps"]
-    closing = pooled["metrics"][report.CLOSING]["rps"]
-    a = pooled["metrics"]["A"]["rps"]
-    print(f"rps_gap_pct.A.market: {100 * (a / market - 1):+.2f}")
-    print(f"rps_gap_pct.A.closing_market: {100 * (a / closing - 1):+.2f}")
-    print(f"seconds.report: {seconds:.1f}")
-    print()
-    print(report.formatted(report.comparison_table(pooled)).to_string())
+    for name, other in sample["reduces_to"].items():
+        print(f"{prefix}reduces_to.{name}: {other}")
+    for reference in (report.MARKET, report.CLOSING):
+        base = sample["metrics"][reference]["rps"]
+        for name, references in sample["vs"].items():
+            d = references.get(reference, {}).get("rps")
+            if d is not None:
+                pct = [100 * d[k] / base for k in ("mean", "low", "high")]
+                print(
+                    f"{prefix}rps_gap_pct.{name}.{reference}: {pct[0]:+.2f} "
+                    f"[{pct[1]:+.2f}, {pct[2]:+.2f}]"
+                )
 
 
 if __name__ == "__main__":

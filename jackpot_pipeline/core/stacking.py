@@ -1,9 +1,12 @@
 """Stacking of forecast members: a log-linear pool with weights fitted out of sample.
 
 Pool of K members' 1X2 probabilities p_k (n, 3) with weights w ≥ 0 (their sum is free, so the
-pool may sharpen or soften)::
+pool may sharpen or soften) and, in the *biased* form, outcome intercepts b (b_away = 0)::
 
-    q_j ∝ exp(Σ_k w_k · log p_kj),   j ∈ {home, draw, away}
+    q_j ∝ exp(b_j + Σ_k w_k · log p_kj),   j ∈ {home, draw, away}
+
+(a multinomial logistic regression on the members' log-probabilities: the intercepts correct
+an average lean the members share, e.g. too few draws).
 
 The weights minimize the mean log loss −log q_y of the *out-of-sample* member forecasts of
 the seasons strictly before the season they are applied to (:func:`walk_forward_stack`), by
@@ -29,52 +32,72 @@ PROB_EPS = 1e-12
 
 @dataclass(frozen=True)
 class PoolWeights:
-    """Weights of the members (same order as ``members``) fitted on ``n_train`` matches."""
+    """Weights of the members (same order as ``members``) and outcome intercepts (home, draw,
+    away; zeros in the plain form) fitted on ``n_train`` matches."""
 
     members: tuple[str, ...]
     weights: tuple[float, ...]
     n_train: int
     log_loss: float
+    bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 def _log_probs(probs: np.ndarray) -> np.ndarray:
     return np.log(np.clip(probs, PROB_EPS, 1.0))
 
 
-def pool(log_probs: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def pool(
+    log_probs: np.ndarray, weights: np.ndarray, bias: Sequence[float] = (0, 0, 0)
+) -> np.ndarray:
     """Log-linear pool of members' log-probabilities (K, n, 3) → probabilities (n, 3)."""
-    return np.exp(log_softmax(np.tensordot(weights, log_probs, axes=1), axis=1))
+    scores = np.tensordot(weights, log_probs, axes=1) + np.asarray(bias, dtype=np.float64)
+    return np.exp(log_softmax(scores, axis=1))
 
 
 def pool_log_loss(
-    weights: np.ndarray, log_probs: np.ndarray, outcomes: np.ndarray
+    params: np.ndarray, log_probs: np.ndarray, outcomes: np.ndarray
 ) -> tuple[float, np.ndarray]:
-    """Mean log loss of the pool and its gradient in the weights."""
-    log_q = log_softmax(np.tensordot(weights, log_probs, axes=1), axis=1)
+    """Mean log loss of the pool and its gradient in (w_1 … w_K[, b_home, b_draw]): ∂/∂w_k =
+    mean(Σ_j q_j log p_kj − log p_ky), ∂/∂b_j = mean(q_j − [y = j])."""
+    k = log_probs.shape[0]
+    bias = np.zeros(3)
+    bias[: len(params) - k] = params[k:]
+    log_q = log_softmax(np.tensordot(params[:k], log_probs, axes=1) + bias, axis=1)
     rows = np.arange(len(outcomes))
     q = np.exp(log_q)
     expected = np.einsum("nj,knj->kn", q, log_probs)
     observed = log_probs[:, rows, outcomes]
-    return float(-log_q[rows, outcomes].mean()), (expected - observed).mean(axis=1)
+    residual = q - np.eye(3)[outcomes]
+    grad = np.concatenate(
+        [(expected - observed).mean(axis=1), residual.mean(axis=0)[: len(params) - k]]
+    )
+    return float(-log_q[rows, outcomes].mean()), grad
 
 
 def fit_pool(
-    probs: Sequence[np.ndarray], outcomes: np.ndarray, members: Sequence[str]
+    probs: Sequence[np.ndarray],
+    outcomes: np.ndarray,
+    members: Sequence[str],
+    *,
+    biased: bool = False,
 ) -> PoolWeights:
-    """Non-negative weights minimizing the pool's mean log loss (start: equal weights 1/K)."""
+    """Non-negative weights (and, ``biased``, free home and draw intercepts) minimizing the
+    pool's mean log loss (start: equal weights 1/K, zero intercepts)."""
     log_probs = np.stack([_log_probs(p) for p in probs])
     k = len(members)
+    n_bias = 2 if biased else 0
     result = minimize(
         pool_log_loss,
-        np.full(k, 1.0 / k),
+        np.concatenate([np.full(k, 1.0 / k), np.zeros(n_bias)]),
         args=(log_probs, np.asarray(outcomes)),
         jac=True,
         method="L-BFGS-B",
-        bounds=[(0.0, None)] * k,
+        bounds=[(0.0, None)] * k + [(None, None)] * n_bias,
         options={"ftol": 1e-14, "gtol": 1e-10, "maxiter": 1000},
     )
+    bias = (*map(float, result.x[k:]), 0.0) if biased else (0.0, 0.0, 0.0)
     return PoolWeights(
-        tuple(members), tuple(map(float, result.x)), len(outcomes), float(result.fun)
+        tuple(members), tuple(map(float, result.x[:k])), len(outcomes), float(result.fun), bias
     )
 
 

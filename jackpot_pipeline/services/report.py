@@ -51,6 +51,11 @@ from jackpot_pipeline.services import warehouse
 SET_NAMES: tuple[str, ...] = tuple(PREDICTION_SETS)
 BLENDED_SETS: tuple[str, ...] = tuple(n for n, s in PREDICTION_SETS.items() if s.needs_market)
 DIXON_COLES = "dixon_coles_uncalibrated"
+ODDS_RATINGS = "odds_ratings"
+ELO = "elo"
+STACK = "stack_uncalibrated"
+#: Set A's members and their stack before calibration (set A is the stack calibrated).
+MEMBERS = (DIXON_COLES, ODDS_RATINGS, ELO, STACK)
 MARKET = "market"
 CLOSING = "closing_market"
 BASE_RATE = "base_rate"
@@ -58,6 +63,9 @@ REFERENCES = (DIXON_COLES, MARKET, CLOSING, BASE_RATE)
 LABELS: dict[str, str] = {
     **{name: f"{name} {spec.label}" for name, spec in PREDICTION_SETS.items()},
     DIXON_COLES: "Dixon-Coles uncalibrated",
+    ODDS_RATINGS: "odds ratings (earlier matches' market goals)",
+    ELO: "Elo + ordered logit",
+    STACK: "stack of the members, uncalibrated",
     MARKET: "decision-time market (pre-closing, Shin)",
     CLOSING: "closing market (Shin)",
     BASE_RATE: "base rate",
@@ -130,12 +138,49 @@ def load_forecasts(
             if len(oos)
             else np.empty((0, 3))
         )
-    probs[DIXON_COLES] = store.probs_of(oos)
+    probs.update(member_probs(con, oos))
     probs[MARKET] = store.probs_of(oos, store.MARKET_COLUMNS)
     probs[CLOSING] = store.probs_of(oos, store.CLOSING_COLUMNS)
     probs[BASE_RATE] = base_rates(store.outcome_counts(con), oos)
     matches = oos[["match_id", "league", "season", "match_date", "result"]]
     return Forecasts(matches, probs)
+
+
+def member_probs(con: duckdb.DuckDBPyConnection, oos: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The members' out-of-sample forecasts of ``oos``'s matches (NaN where absent): the
+    Dixon-Coles walk, the odds-ratings variant each season applied, Elo, and the stack (the
+    model forecast of ``oos`` itself)."""
+    ids = oos["match_id"].tolist()
+    empty = pd.DataFrame(columns=["match_id", "member", *store.SET_COLUMNS])
+    marks = ", ".join("?" for _ in ids)
+    dc = (
+        con.execute(
+            f"SELECT match_id, p_home, p_draw, p_away FROM oos_predictions "
+            f"WHERE match_id IN ({marks})",
+            ids,
+        ).df()
+        if ids
+        else empty
+    )
+    long = (
+        con.execute(
+            "SELECT p.match_id, CASE WHEN p.member = c.odds_variant THEN ? ELSE p.member END "
+            "AS member, p.p_home, p.p_draw, p.p_away FROM member_predictions p "
+            "LEFT JOIN stack_choices c ON c.season = p.season "
+            f"WHERE p.match_id IN ({marks}) AND (p.member = ? OR p.member = c.odds_variant)",
+            [ODDS_RATINGS, *ids, ELO],
+        ).df()
+        if ids and warehouse.table_exists(con, "stack_choices")
+        else empty
+    )
+    long = pd.concat([long, dc.assign(member=DIXON_COLES)], ignore_index=True)
+    out = {STACK: store.probs_of(oos)}
+    for name in (DIXON_COLES, ODDS_RATINGS, ELO):
+        rows = long[long["member"] == name].set_index("match_id")
+        out[name] = rows.reindex(oos["match_id"])[list(store.SET_COLUMNS)].to_numpy(
+            dtype=np.float64
+        )
+    return out
 
 
 def base_rates(counts: pd.DataFrame, matches: pd.DataFrame) -> np.ndarray:
@@ -586,10 +631,12 @@ def sample_comparison(forecasts: Forecasts, bins: int = DEFAULT_BINS) -> dict[st
             **{f"ece_{o}": e for o, e in zip(OUTCOMES, report.ece, strict=True)},
         }
     differences: dict[str, dict[str, object]] = {}
-    for name in SET_NAMES:
+    for name in (*SET_NAMES, *(m for m in MEMBERS if m in forecasts.probs)):
         differences[name] = {}
         for reference in (MARKET, CLOSING):
-            rows = np.isfinite(forecasts.probs[reference]).all(axis=1)
+            rows = np.isfinite(forecasts.probs[reference]).all(axis=1) & np.isfinite(
+                forecasts.probs[name]
+            ).all(axis=1)
             if not rows.any():
                 continue
             differences[name][reference] = {
@@ -645,14 +692,44 @@ def comparison(con: duckdb.DuckDBPyConnection, bins: int = DEFAULT_BINS) -> dict
         for league in LEAGUE_CODES
         if (forecasts.matches["league"] == league).any()
     }
+    newcomer = newcomer_matches(con, forecasts.matches)
     return {
         "window": REPORT_WINDOW,
         "n": len(forecasts.matches),
         "protocol": PROTOCOL,
         "note": MARKET_INPUT_NOTE,
         "pooled": sample_comparison(forecasts, bins),
+        "subsets": {
+            "newcomer": sample_comparison(forecasts.take(newcomer), bins),
+            "well_known": sample_comparison(forecasts.take(~newcomer), bins),
+        },
         "leagues": leagues,
     }
+
+
+def newcomer_matches(con: duckdb.DuckDBPyConnection, matches: pd.DataFrame) -> np.ndarray:
+    """True where a side did not play in the same league the season before (a promoted or
+    new club); the others are matches of well-known teams."""
+    flags = con.execute(
+        """
+        WITH teams AS (
+            SELECT league, season, home_team_id AS team FROM matches
+            UNION SELECT league, season, away_team_id FROM matches
+        ), previous AS (
+            SELECT league, team, printf('%d-%02d', CAST(left(season, 4) AS INTEGER) + 1,
+                (CAST(left(season, 4) AS INTEGER) + 2) % 100) AS season FROM teams
+        )
+        SELECT m.match_id,
+            (h.team IS NULL OR a.team IS NULL) AS newcomer
+        FROM matches m
+        LEFT JOIN previous h ON h.league = m.league AND h.season = m.season
+            AND h.team = m.home_team_id
+        LEFT JOIN previous a ON a.league = m.league AND a.season = m.season
+            AND a.team = m.away_team_id
+        """
+    ).df()
+    by_match = flags.set_index("match_id")["newcomer"]
+    return by_match.reindex(matches["match_id"]).fillna(True).to_numpy(dtype=bool)
 
 
 PROTOCOL = (
@@ -674,7 +751,7 @@ def comparison_table(sample: Mapping[str, object]) -> pd.DataFrame:
     their intervals."""
     rows = []
     metrics = sample["metrics"]
-    for name in (*SET_NAMES, DIXON_COLES, MARKET, CLOSING, BASE_RATE):
+    for name in (*SET_NAMES, *MEMBERS, MARKET, CLOSING, BASE_RATE):
         if name not in metrics:
             continue
         row = {"forecast": name, **metrics[name]}

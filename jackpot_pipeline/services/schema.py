@@ -574,7 +574,7 @@ CREATE TABLE IF NOT EXISTS stage_fingerprints (
 
 #: Issue 13 (stacked members): every member's walk-forward forecast per match (the odds-ratings
 #: variants and Elo; Dixon-Coles stays in oos_predictions), the stack's choices per season (odds
-#: variant, Elo's ordered logit, pool weights — each fitted on earlier seasons) and the stacked
+#: variant, pool form, weights and intercepts — each chosen on earlier seasons) and the stacked
 #: forecast that is set A's input; each jackpot fixture's member forecasts.
 MEMBERS_SQL = """
 CREATE TABLE IF NOT EXISTS member_predictions (
@@ -596,6 +596,9 @@ CREATE TABLE IF NOT EXISTS stack_choices (
     variant_scores VARCHAR NOT NULL,
     members VARCHAR NOT NULL,
     weights VARCHAR NOT NULL,
+    form VARCHAR NOT NULL,
+    form_scores VARCHAR NOT NULL,
+    bias VARCHAR NOT NULL,
     n_train INTEGER NOT NULL,
     train_log_loss DOUBLE,
     version VARCHAR NOT NULL

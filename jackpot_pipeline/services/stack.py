@@ -5,9 +5,11 @@ S (:mod:`jackpot_pipeline.core.stacking`):
 
 1. the odds-ratings variant with the lowest mean log loss over the two seasons before S (the
    first season takes :data:`members.ODDS_DEFAULT`);
-2. the weights of the log-linear pool q_j ∝ exp(Σ_k w_k log p_kj) of Dixon-Coles, the chosen
-   odds ratings and Elo, fitted on the rows of the seasons before S (each with its own season's
-   variant) once there are at least :data:`MIN_TRAIN` of them.
+2. the log-linear pool q_j ∝ exp(b_j + Σ_k w_k log p_kj) of Dixon-Coles, the chosen odds
+   ratings and Elo, fitted on the rows of the seasons before S (each with its own season's
+   variant) once there are at least :data:`MIN_TRAIN` of them, in the form — ``plain`` (b = 0)
+   or ``biased`` (home and draw intercepts) — whose own walk-forward forecasts had the lower
+   log loss over the two seasons before S (``plain`` until both have been scored).
 
 The pooled forecast of a match is stored in ``stacked_predictions`` (source ``stack``); a match
 that lacks a member's forecast or whose season has no weights yet keeps its Dixon-Coles forecast
@@ -29,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from jackpot_pipeline.core.metrics import encode_results
-from jackpot_pipeline.core.stacking import fit_pool, pool, select_variants
+from jackpot_pipeline.core.stacking import PoolWeights, fit_pool, pool, select_variants
 from jackpot_pipeline.services import members, warehouse
 
 DC = "dc"
@@ -38,15 +40,16 @@ STACK_MEMBERS: tuple[str, ...] = (DC, ODDS, members.ELO)
 VARIANTS: tuple[str, ...] = tuple(spec.name for spec in members.PIPELINE_SPECS)
 MIN_TRAIN = 1000
 VALIDATION_SEASONS = 2
+FORMS: tuple[str, ...] = ("plain", "biased")
 PROBS = ("p_home", "p_draw", "p_away")
 OUTCOMES = ("home", "draw", "away")
 
 
 @dataclass(frozen=True)
 class StackChoice:
-    """What season ``season`` applies: the odds variant (with the validation log losses that
-    chose it) and the pool weights per member fitted on ``n_train`` earlier rows (None: no
-    weights yet, the season keeps Dixon-Coles)."""
+    """What season ``season`` applies: the odds variant and the pool form (each with the
+    validation log losses that chose it), the pool weights per member and the intercepts
+    fitted on ``n_train`` earlier rows (weights None: none yet, the season keeps Dixon-Coles)."""
 
     season: str
     odds_variant: str
@@ -54,11 +57,14 @@ class StackChoice:
     weights: tuple[float, ...] | None
     n_train: int
     train_log_loss: float | None
+    form: str = FORMS[0]
+    form_scores: tuple[tuple[str, float], ...] = ()
+    bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     @property
     def version(self) -> str:
         """Content hash of the choice (part of a jackpot's version key)."""
-        text = json.dumps([self.season, self.odds_variant, self.weights], default=str)
+        text = json.dumps([self.season, self.odds_variant, self.weights, self.bias], default=str)
         return "stack-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def combine(self, forecasts: dict[str, np.ndarray]) -> tuple[np.ndarray, str]:
@@ -71,7 +77,7 @@ class StackChoice:
         if self.weights is None or not all(np.isfinite(p).all() for p in parts):
             return dc, DC
         logs = np.stack([np.log(np.clip(p, 1e-12, 1.0)) for p in parts])
-        return pool(logs, np.asarray(self.weights)), "stack"
+        return pool(logs, np.asarray(self.weights), self.bias), "stack"
 
 
 def wide_members(long: pd.DataFrame) -> pd.DataFrame:
@@ -93,17 +99,66 @@ def choices(frame: pd.DataFrame, seasons: Sequence[str]) -> dict[str, StackChoic
     )
     chosen = {s.period: s for s in selections}
     pooled = frame.assign(**{f"{ODDS}_{o}": selected[:, i] for i, o in enumerate(OUTCOMES)})
+    fits, losses = _walk_forms(pooled, sorted(set(frame["season"]) | set(seasons)))
     out = {}
     for season in seasons:
-        variant, scores = chosen[season].chosen, chosen[season].scores
-        train = pooled[pooled["season"] < season]
-        weights, loss = None, None
-        if len(train) >= MIN_TRAIN:
-            probs = [train[[f"{m}_{o}" for o in OUTCOMES]].to_numpy(float) for m in STACK_MEMBERS]
-            fitted = fit_pool(probs, train["outcome"].to_numpy(), STACK_MEMBERS)
-            weights, loss = fitted.weights, fitted.log_loss
-        out[season] = StackChoice(season, variant, scores, weights, len(train), loss)
+        scored = [s for s in sorted(losses) if s < season][-VALIDATION_SEASONS:]
+        form_scores = (
+            tuple(
+                (form, float(np.concatenate([losses[s][form] for s in scored]).mean()))
+                for form in FORMS
+            )
+            if scored
+            else ()
+        )
+        form = min(form_scores, key=lambda item: item[1])[0] if form_scores else FORMS[0]
+        fitted = fits.get(season, {}).get(form)
+        out[season] = StackChoice(
+            season,
+            chosen[season].chosen,
+            chosen[season].scores,
+            None if fitted is None else fitted.weights,
+            int((pooled["season"] < season).sum()),
+            None if fitted is None else fitted.log_loss,
+            form,
+            form_scores,
+            (0.0, 0.0, 0.0) if fitted is None else fitted.bias,
+        )
     return out
+
+
+def _walk_forms(
+    pooled: pd.DataFrame, seasons: Sequence[str]
+) -> tuple[dict[str, dict[str, PoolWeights]], dict[str, dict[str, np.ndarray]]]:
+    """Per season (with ≥ MIN_TRAIN earlier rows) each form's pool fitted on the earlier rows,
+    and each form's per-match log loss on the season's own rows (its walk-forward score)."""
+    fits: dict[str, dict[str, PoolWeights]] = {}
+    losses: dict[str, dict[str, np.ndarray]] = {}
+    for season in seasons:
+        train = pooled[pooled["season"] < season]
+        if len(train) < MIN_TRAIN:
+            continue
+        probs = [train[columns_of(m)].to_numpy(float) for m in STACK_MEMBERS]
+        outcome = train["outcome"].to_numpy()
+        fits[season] = {
+            form: fit_pool(probs, outcome, STACK_MEMBERS, biased=form == "biased") for form in FORMS
+        }
+        rows = pooled[pooled["season"] == season]
+        if rows.empty:
+            continue
+        logs = np.stack(
+            [
+                np.log(np.clip(rows[columns_of(m)].to_numpy(float), 1e-12, 1.0))
+                for m in STACK_MEMBERS
+            ]
+        )
+        index = np.arange(len(rows))
+        y = rows["outcome"].to_numpy()
+        losses[season] = {
+            form: -np.log(pool(logs, np.asarray(fit.weights), fit.bias)[index, y])
+            for form, fit in fits[season].items()
+        }
+    return fits, losses
 
 
 def columns_of(member: str) -> list[str]:
@@ -178,6 +233,9 @@ def choice_rows(chosen: dict[str, StackChoice]) -> pd.DataFrame:
                 "variant_scores": json.dumps(dict(c.variant_scores)),
                 "members": json.dumps(STACK_MEMBERS),
                 "weights": json.dumps(None if c.weights is None else list(c.weights)),
+                "form": c.form,
+                "form_scores": json.dumps(dict(c.form_scores)),
+                "bias": json.dumps(list(c.bias)),
                 "n_train": c.n_train,
                 "train_log_loss": c.train_log_loss,
                 "version": c.version,
@@ -190,8 +248,8 @@ def choice_rows(chosen: dict[str, StackChoice]) -> pd.DataFrame:
 def load_choice(con: duckdb.DuckDBPyConnection, season: str) -> StackChoice | None:
     """The stored choice of ``season`` (None when the stage has not stored it)."""
     row = con.execute(
-        "SELECT season, odds_variant, variant_scores, weights, n_train, train_log_loss "
-        "FROM stack_choices WHERE season = ?",
+        "SELECT season, odds_variant, variant_scores, weights, n_train, train_log_loss, form, "
+        "form_scores, bias FROM stack_choices WHERE season = ?",
         [season],
     ).fetchone()
     if row is None:
@@ -204,6 +262,9 @@ def load_choice(con: duckdb.DuckDBPyConnection, season: str) -> StackChoice | No
         None if weights is None else tuple(weights),
         int(row[4]),
         row[5],
+        row[6],
+        tuple(json.loads(row[7]).items()),
+        tuple(json.loads(row[8])),
     )
 
 
