@@ -1,7 +1,8 @@
 """Calibration curves, prediction sets A–G and validation reports through real Dagster runs.
 
 A temporary warehouse holds a small real slice: Premier League and La Liga 2012-13 … 2015-16
-ingested from the shipped football-data files, walked forward by the ``dixon_coles`` asset.
+ingested from the shipped football-data files, walked forward by the ``dixon_coles`` asset and
+the member assets (set A's input: their stack).
 Five La Liga 2015-16 matches lose their odds, to exercise the fall-back to set A.
 """
 
@@ -35,6 +36,7 @@ from jackpot_pipeline.core.prediction_sets import (
 from jackpot_pipeline.defs.calibration.assets import CALIBRATION_ASSETS
 from jackpot_pipeline.defs.incremental import FORCE_TAG
 from jackpot_pipeline.defs.modelling.assets import dixon_coles
+from jackpot_pipeline.defs.modelling.members import MEMBER_ASSETS
 from jackpot_pipeline.defs.partitions import partition_key
 from jackpot_pipeline.defs.resources import (
     FootballDataSource,
@@ -89,7 +91,7 @@ def materialize(
     ] or [{}]
     for tags in ranges:
         result = dg.materialize(
-            [dixon_coles, *CALIBRATION_ASSETS],
+            [dixon_coles, *MEMBER_ASSETS, *CALIBRATION_ASSETS],
             resources=resources,
             selection=selection,
             partition_key=key,
@@ -119,7 +121,8 @@ def build_slice(root: Path) -> Path:
                 ingest(con, request)
     finally:
         con.close()
-    materialize(db, ["dixon_coles_models", "oos_predictions"], LEAGUES)
+    materialize(db, ["dixon_coles_models", "oos_predictions", "member_predictions"], LEAGUES)
+    materialize(db, ["stacked_predictions"], LEAGUES)
     con = warehouse.connect(db)
     try:
         con.execute(
@@ -338,10 +341,11 @@ def test_every_set_for_every_match_is_proper_with_entropy_and_fallback_flags(
 
 
 def test_set_a_is_the_model_mapped_by_the_stored_curve_of_its_season(built: Slice) -> None:
+    """The model is the stack of the members (E0 2015-16: every match stacked)."""
     sets = built.query(
         "SELECT s.match_id, s.p_home, s.p_draw, s.p_away, o.p_home AS raw_home, "
-        "o.p_draw AS raw_draw, o.p_away AS raw_away FROM prediction_sets s "
-        "JOIN oos_predictions o USING (match_id) "
+        "o.p_draw AS raw_draw, o.p_away AS raw_away, o.source FROM prediction_sets s "
+        "JOIN stacked_predictions o USING (match_id) "
         "WHERE s.set_name = 'A' AND s.league = 'E0' AND s.season = '2015-16' ORDER BY match_id"
     )
     (curve_json,) = built.query(
@@ -350,6 +354,7 @@ def test_set_a_is_the_model_mapped_by_the_stored_curve_of_its_season(built: Slic
         [store.CALIBRATION_SCOPE],
     )["curve"]
     curve = CalibrationCurve.from_dict(json.loads(curve_json))
+    assert (sets["source"] == "stack").all()
     expected = apply_calibration(curve, sets[["raw_home", "raw_draw", "raw_away"]].to_numpy())
     np.testing.assert_allclose(sets[["p_home", "p_draw", "p_away"]], expected, atol=2e-6)
     params = built.query("SELECT * FROM prediction_set_params ORDER BY league, season")
@@ -473,7 +478,7 @@ def test_every_partition_has_every_forecast_and_its_own_report(built: Slice) -> 
     """Each validation_reports partition of a range run reports that season only: its title,
     its stored rows; no image copies in partition metadata."""
     rows = built.query(
-        "SELECT league, season, count(*) AS n FROM validation_results "
+        "SELECT league, season, count(*) AS n, list(forecast) AS names FROM validation_results "
         "WHERE league <> 'pooled' AND season NOT LIKE '%..%' AND forecast <> 'closing_market' "
         "GROUP BY ALL"
     )
@@ -482,11 +487,12 @@ def test_every_partition_has_every_forecast_and_its_own_report(built: Slice) -> 
         "SELECT DISTINCT league, season FROM validation_results WHERE forecast = 'closing_market'"
     )
     assert len(closing) > 0
-    expected = len(PREDICTION_SETS) + 3
-    first = rows["season"] == SEASONS[0]  # no earlier season: no base rate
-    assert (rows.loc[~first, "n"] == expected).all() and (
-        rows.loc[first, "n"] == expected - 1
-    ).all()
+    every_season = {*PREDICTION_SETS, report.DIXON_COLES, report.STACK, report.MARKET}
+    later = every_season | {report.BASE_RATE, report.ODDS_RATINGS, report.ELO}
+    for row in rows.itertuples():  # the first season: no base rate, no Elo (no earlier one)
+        names = set(row.names)
+        assert len(names) == row.n and every_season <= names <= later
+        assert row.season == SEASONS[0] or names == later
     assert len(rows) == len(LEAGUES) * len(SEASONS)
     every = built.query(  # every stored forecast of the partition, the closing benchmark too
         "SELECT league, season, count(*) AS n FROM validation_results "
@@ -540,7 +546,7 @@ def test_blend_alpha_sets_the_model_weight_until_there_are_rows_to_fit_it(
         db = tmp_path / f"alpha{alpha}.duckdb"
         shutil.copy(built.db, db)
         result = dg.materialize(
-            [dixon_coles, *CALIBRATION_ASSETS],
+            [dixon_coles, *MEMBER_ASSETS, *CALIBRATION_ASSETS],
             resources={
                 "warehouse_db": WarehouseResource(path=str(db)),
                 "settings": SettingsResource(raw_dir=str(built.root / "raw"), blend_alpha=alpha),

@@ -53,13 +53,17 @@ def test_lineage_declares_the_reads(graph) -> None:
     assert {
         "matches",
         "dixon_coles_models",
+        "member_predictions",
+        "stacked_predictions",
         "calibration_curves",
         "prediction_set_params",
         "team_aliases",
         "events",
         "odds",
     } <= jackpot
-    assert {"oos_predictions", "matches"} <= upstream(graph, "calibration_curves")
+    assert {"stacked_predictions", "matches"} <= upstream(graph, "calibration_curves")
+    assert {"oos_predictions", "member_predictions"} <= upstream(graph, "stacked_predictions")
+    assert "matches" in upstream(graph, "member_predictions")
 
 
 def test_every_asset_feeds_another_or_is_a_declared_leaf(graph) -> None:

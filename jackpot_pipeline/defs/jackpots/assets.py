@@ -73,6 +73,8 @@ class JackpotConfig(dg.Config):
     deps=[
         dg.AssetDep("matches", partition_mapping=dg.AllPartitionMapping()),
         dg.AssetDep("dixon_coles_models", partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep("member_predictions", partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep("stacked_predictions", partition_mapping=dg.AllPartitionMapping()),
         dg.AssetDep("calibration_curves", partition_mapping=dg.AllPartitionMapping()),
         dg.AssetDep("prediction_set_params", partition_mapping=dg.AllPartitionMapping()),
         "team_aliases",
