@@ -155,6 +155,17 @@ def _steps_table(explained: dict[str, Any], terminal: bool) -> Any:
     )
     model, calibration, market = explained["model"], explained["calibration"], explained["market"]
     grid.add_row("Dixon-Coles", *_pcts(model["probs"]), model["model_id"])
+    members = explained.get("members")
+    if members:
+        grid.add_row("odds ratings", *_pcts(members["odds_ratings"]), members["odds_variant"])
+        grid.add_row("Elo", *_pcts(members["elo"]), "Elo + ordered logit")
+        weights = members["weights"] or {}
+        pooled = ", ".join(f"{name} {w:.2f}" for name, w in weights.items())
+        grid.add_row(
+            "stack",
+            *_pcts(members["stack"]),
+            f"{members['form']} pool: {pooled}" if members["source"] == "stack" else "Dixon-Coles",
+        )
     curve = calibration["curve"] or {}
     cal_from = (
         f"{calibration['version']} ({curve.get('scope')} curve to "

@@ -117,10 +117,11 @@ def explain_fixture(con: duckdb.DuckDBPyConnection, version: str, fixture: int) 
             "name_matches": json.loads(row.get("name_matches") or "[]"),
         },
         "model": _model_part(row, row["model_id"], row["params_version"]),
+        "members": json.loads(row.get("members") or "null"),
         "calibration": {
             "version": row["calibration_version"],
             "calibrated": row["calibrated"],
-            "before": _triple(row, "dc_prob"),
+            "before": _stack_or_dc(json.loads(row.get("members") or "null"), row),
             "after": _triple(row, "calibrated_prob"),
             "curve": _curve_summary(calibrations.get(row["calibration_version"])),
         },
@@ -148,6 +149,49 @@ def explain_fixture(con: duckdb.DuckDBPyConnection, version: str, fixture: int) 
             }
             for s in sets
         ],
+    }
+
+
+# ------------------------------------------------------------------------------- members
+
+
+def _stack_or_dc(members: dict[str, Any] | None, row: dict[str, Any]) -> list[float]:
+    """Calibration's input: the stacked members, else (no stack) Dixon-Coles."""
+    if members and members.get("source") == "stack":
+        return list(members["stack"])
+    return _triple(row, "dc_prob")
+
+
+def match_members(
+    con: duckdb.DuckDBPyConnection, match_id: str, season: str, row: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The stored members of a historical match as a coupon fixture stores them: Dixon-Coles,
+    the season's odds-ratings variant, Elo, the stack with its weights, intercepts and source
+    (None before the stacking stage ran)."""
+    if not warehouse.table_exists(con, "stacked_predictions"):
+        return None
+    stacked = _one(con, "SELECT * FROM stacked_predictions WHERE match_id = ?", [match_id])
+    choice = _one(con, "SELECT * FROM stack_choices WHERE season = ?", [season])
+    if stacked is None or choice is None:
+        return None
+    forecasts = {
+        m["member"]: _triple(m, "p")
+        for m in _all(con, "SELECT * FROM member_predictions WHERE match_id = ?", [match_id])
+    }
+    weights = json.loads(choice["weights"])
+    return {
+        "source": stacked["source"],
+        "stack_version": choice["version"],
+        "odds_variant": choice["odds_variant"],
+        "form": choice["form"],
+        "weights": None
+        if weights is None
+        else dict(zip(json.loads(choice["members"]), weights, strict=True)),
+        "bias": json.loads(choice["bias"]),
+        "dc": _triple(row, "dc_prob"),
+        "odds_ratings": forecasts.get(choice["odds_variant"]),
+        "elo": forecasts.get("elo"),
+        "stack": _triple(stacked, "p"),
     }
 
 
@@ -211,14 +255,16 @@ def explain_match(
     )
     a = next((s for s in sets if s["set_name"] == "A"), None)
     stored_params = None if params is None else json.loads(params["params"])
+    members = match_members(con, match_id, match["season"], row)
     return {
         "kind": "historical_match",
         "match": {key: match[key] for key in MATCH_KEYS},
         "model": _model_part(row, oos["model_version"], fit.get("params_version")),
+        "members": members,
         "calibration": {
             "version": None if curve is None else f"{match['league']} {match['season']}",
             "calibrated": curve is not None and not curve["is_identity"],
-            "before": _triple(row, "dc_prob"),
+            "before": _stack_or_dc(members, row),
             "after": None if a is None else _triple(a, "p"),
             "curve": curve,
         },

@@ -217,7 +217,9 @@ class MemberInputs:
             "source": source,
             "stack_version": self.choice.version,
             "odds_variant": self.choice.odds_variant,
+            "form": self.choice.form,
             "weights": None if weights is None else dict(zip(STACK_MEMBERS, weights, strict=True)),
+            "bias": list(self.choice.bias),
             **{
                 name: [float(p) for p in probs]
                 for name, probs in (

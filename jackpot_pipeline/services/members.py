@@ -17,7 +17,10 @@ those of the warehouse.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -373,28 +376,28 @@ def run_members(
     by_league: Mapping[str, Sequence[str]],
     log: logging.Logger,
 ) -> list[dict[str, object]]:
-    """Walk every league of the run once and store the member rows of its partition seasons
-    (``member_predictions``); one summary row (league, season, rows, members) per partition
-    with rows."""
+    """Walk every league of the run once (leagues in parallel processes, one per core) and
+    store the member rows of its partition seasons (``member_predictions``); one summary row
+    (league, season, rows, matches, members) per partition with rows."""
+    histories = {}
+    with connect() as con:
+        for league, seasons in by_league.items():
+            divisions = [league, *linked_divisions(league)]
+            history = warehouse_history(con, divisions, seasons[-1])
+            if (history["league"] == league).any():
+                histories[league] = history
     summary: list[dict[str, object]] = []
-    for league, seasons in by_league.items():
-        with connect() as con:
-            history = warehouse_history(con, [league, *linked_divisions(league)], seasons[-1])
-        rows = league_members(history, league) if (history["league"] == league).any() else None
-        if rows is None or rows.empty:
-            continue
-        own = history.loc[
-            history["league"] == league, ["match_id", "league", "season", "match_date"]
-        ]
-        rows = own.merge(rows, on="match_id")
-        for season in seasons:
+    for league, rows in zip(histories, _walk_leagues(histories), strict=True):
+        identity = ["match_id", "league", "season", "match_date"]
+        own = histories[league]
+        rows = own.loc[own["league"] == league, identity].merge(rows, on="match_id")
+        for season in by_league[league]:
             part = rows[rows["season"] == season]
             if part.empty:
                 continue
             with connect() as con, warehouse.transaction(con):
-                warehouse.replace_rows(
-                    con, "member_predictions", {"league": league, "season": season}, part
-                )
+                where = {"league": league, "season": season}
+                warehouse.replace_rows(con, "member_predictions", where, part)
             summary.append(
                 {
                     "league": league,
@@ -406,3 +409,13 @@ def run_members(
             )
             log.info(f"{league} {season}: {len(part)} member forecasts")
     return summary
+
+
+def _walk_leagues(histories: Mapping[str, pd.DataFrame]) -> list[pd.DataFrame]:
+    """:func:`league_members` of every league, in spawned worker processes when there are
+    several leagues and cores (the walks are pure and deterministic: same rows either way)."""
+    workers = min(len(histories), os.cpu_count() or 1)
+    if workers <= 1:
+        return [league_members(history, league) for league, history in histories.items()]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(league_members, histories.values(), histories.keys()))

@@ -4,7 +4,7 @@ Splits are those of :func:`jackpot_pipeline.core.walk_forward.walk_forward` (one
 time): each target season is cut into blocks of ``refit_days`` consecutive days from the first
 not-yet-predicted match date d; every member is refitted as of d (matches strictly before d,
 from the first match of the previous ``history_seasons`` seasons, started from moment values —
-not from its previous fit — so a decision-time fit of the same block reproduces it bit for bit)
+not from its previous fit — so a decision-time fit of the same block reproduces it to rounding)
 and predicts the block; a block is predicted once ``min_train_matches`` matches of the
 league precede it in the window. Every member sees the same blocks, so comparisons are paired.
 
