@@ -91,6 +91,10 @@ def print_comparison(compared: dict[str, Any], out: Console) -> None:
         )
     )
     out.print(_difference_table(table, "forecast", terminal, title="ΔRPS pooled"))
+    subsets = {"newcomer": "a promoted or new club", "well_known": "well-known teams"}
+    for key, sample in compared.get("subsets", {}).items():
+        title = f"ΔRPS pooled, {subsets.get(key, key)} ({sample['n']:,} matches)"
+        out.print(_difference_table(comparison_table(sample), "forecast", terminal, title=title))
     for league, sample in compared["leagues"].items():
         title = f"ΔRPS {league} ({sample['n']:,} matches)"
         out.print(_difference_table(comparison_table(sample), "forecast", terminal, title=title))

@@ -733,11 +733,15 @@ def newcomer_matches(con: duckdb.DuckDBPyConnection, matches: pd.DataFrame) -> n
 
 
 PROTOCOL = (
-    "Nested walk-forward: each match is predicted by the league's Dixon-Coles model refitted "
-    "weekly on matches strictly before the refit date (3 earlier seasons, time decay ξ chosen "
-    "per league and season from the log loss of the two earlier seasons only), calibrated by "
-    "isotonic curves and combined into sets with parameters fitted only on earlier seasons "
-    "(G stacked on out-of-sample member forecasts); market-using sets take football-data's "
+    "Nested walk-forward: each match is predicted by members refitted weekly on matches "
+    "strictly before the refit date (3 earlier seasons): the league's Dixon-Coles model (time "
+    "decay ξ chosen per league and season from the log loss of the two earlier seasons only), "
+    "odds ratings fitted to earlier matches' market-implied goals (variant chosen per season "
+    "from the two earlier seasons) and Elo (ordered logit fitted on earlier seasons); their "
+    "log-linear pool (weights and form fitted on every league's earlier seasons) is set A's "
+    "input, calibrated by isotonic curves and combined into sets with parameters fitted only "
+    "on earlier seasons (G stacked on out-of-sample set forecasts); market-using sets take "
+    "football-data's "
     "pre-closing line (Pinnacle, else market average, else Bet365), never the closing one. "
     "All forecasts are scored on the same matches (played, every set stored, a pre-closing "
     "line); the closing line is the benchmark, compared on the matches that have one. "
