@@ -55,7 +55,15 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 ARGS = ("run", "--league", "E0", "--season", "2023-24", "--season", "2024-25")
-STAGE_JOBS = {"reference", "ingestion", "modelling", "calibration", "report", "odds_fetch_job"}
+STAGE_JOBS = {
+    "reference",
+    "ingestion",
+    "modelling",
+    "stacking",
+    "calibration",
+    "report",
+    "odds_fetch_job",
+}
 
 
 def instance(env: dict[str, str]) -> dg.DagsterInstance:

@@ -525,9 +525,9 @@ def test_invalid_coupons_and_missing_history_store_nothing(
         predict(con, invalid)
     assert "unknown home team 'Nowhere Rovers'" in caught.value.report()
     too_early = write_coupon(
-        env.root, "early.csv", "home,away,kickoff,league\nArsenal,Chelsea,2023-05-01,E0\n"
+        env.root, "early.csv", "home,away,kickoff,league\nArsenal,Chelsea,2022-05-01,E0\n"
     )
-    with pytest.raises(JackpotError, match="no E0 results before 2023-05-01"):
+    with pytest.raises(JackpotError, match="no E0 results before 2022-05-01"):
         predict(con, too_early)
     assert con.execute("SELECT count(*) FROM jackpots").fetchone()[0] == 0
 
@@ -551,7 +551,7 @@ def test_plan_uses_the_walk_forward_model_in_force(
         [first.as_of],
     ).fetchone()[0]
     assert first.model.params.n_matches == expected == run.stored.fixtures["n_train_matches"][0]
-    assert first.since == date(2023, 8, 18)  # the window's first match in this warehouse
+    assert first.since == date(2022, 8, 5)  # the window's first match in this warehouse
     walk = model_store.walk_league(model_store.load_matches(con, ["D1"], "2024-25"))
     same = [block for block in walk.fits if block.model_id == first.model_id]
     assert len(same) == 1
