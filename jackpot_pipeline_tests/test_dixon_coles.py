@@ -439,8 +439,9 @@ def test_newton_is_bounded_and_refuses_non_finite_values(one_season: pd.DataFram
     with pytest.raises(dc.FitError, match="not positive definite"):
         dc._newton_step(np.full((4, 4), np.nan), np.ones(4))
     start = problem.theta_from(None)
+    stack = dc.ProblemStack.of([problem])
     limited, _, iterations, converged = dc.newton(
-        problem, start, problem.evaluate(start), max_iter=1
+        stack, start[None].copy(), stack.evaluate(start[None]), max_iter=1
     )
-    assert (iterations, converged) == (1, False)
-    assert problem.evaluate(limited).value < problem.evaluate(start).value
+    assert (iterations[0], converged[0]) == (1, False)
+    assert problem.evaluate(limited[0]).value < problem.evaluate(start).value

@@ -53,7 +53,7 @@ from jackpot_pipeline.core.dixon_coles import (
     fit,
     predict,
     single_thread_blas,
-    solve,
+    solve_stack,
     to_day,
     training_window,
 )
@@ -233,17 +233,20 @@ def walk_grid(
                     data, np.datetime64(int(as_of), "D"), np.datetime64(int(since), "D")
                 )
                 home, away = teams[data.home[block]], teams[data.away[block]]
-                for xi, chain in chains.items():
-                    problem = window.problem(xi, chain.prior)
-                    chain.params = solve(problem, problem.theta_from(chain.params))
+                shared = _block_columns(data, block, league, season)
+                problems = [window.problem(xi, chain.prior) for xi, chain in chains.items()]
+                starts = [
+                    p.theta_from(c.params) for p, c in zip(problems, chains.values(), strict=True)
+                ]
+                fitted = solve_stack(problems, starts)
+                for chain, params in zip(chains.values(), fitted, strict=True):
+                    chain.params = params
                     chain.fits.append(
                         BlockFit(
                             league, season, since, chain.params, chain.offsets, chain.params.version
                         )
                     )
-                    chain.rows.append(
-                        _block_rows(data, block, home, away, chain.params, league, season)
-                    )
+                    chain.rows.append(shared | _model_columns(chain.params, home, away))
     return {xi: _result(chain) for xi, chain in chains.items()}
 
 
@@ -331,23 +334,26 @@ def league_prior(default: TeamPrior, offsets: Sequence[tuple[float, float]]) -> 
     return dataclasses.replace(default, newcomer_attack=attack, newcomer_defence=defence)
 
 
-def _block_rows(
-    data: MatchData,
-    block: np.ndarray,
-    home: np.ndarray,
-    away: np.ndarray,
-    params: DixonColesParams,
-    league: str,
-    season: str,
+def _block_columns(
+    data: MatchData, block: np.ndarray, league: str, season: str
 ) -> dict[str, np.ndarray]:
-    """Prediction columns (:data:`PREDICTION_COLUMNS`) of one block of matches."""
-    forecast = predict(params, home, away)
+    """The prediction columns of a block of matches that no model changes (identity, date)."""
     n = len(block)
     return {
         "match_id": data.match_ids[block].astype(object),
         "league": np.full(n, league, dtype=object),
         "season": np.full(n, season, dtype=object),
         "match_date": data.day[block].astype("datetime64[D]").astype("datetime64[ns]"),
+    }
+
+
+def _model_columns(
+    params: DixonColesParams, home: np.ndarray, away: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The prediction columns a model gives a block's fixtures (``home`` v ``away``)."""
+    forecast = predict(params, home, away)
+    n = len(home)
+    return {
         "as_of": np.full(n, np.datetime64(params.as_of, "D").astype("datetime64[ns]")),
         "lambda_home": forecast.lambda_home,
         "lambda_away": forecast.lambda_away,
