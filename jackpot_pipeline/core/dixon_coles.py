@@ -919,7 +919,9 @@ def _newton_step(hessian: np.ndarray, gradient: np.ndarray) -> np.ndarray:
     """
     factor, info = dpotrf(hessian, clean=False)
     if info == 0:
-        return dpotrs(factor, gradient)[0]
+        step = dpotrs(factor, gradient)[0]
+        if np.isfinite(step).all():
+            return step
     scale = max(float(np.abs(np.diag(hessian)).max()), 1.0)
     damping = 1e-8 * scale
     while damping <= MAX_DAMPING * scale:
