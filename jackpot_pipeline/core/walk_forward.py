@@ -37,14 +37,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from jackpot_pipeline.core.dixon_coles import (
-    DEFAULT_PRIOR,
     DEFAULTS,
     MODEL_VERSION,
     DixonColesParams,
@@ -60,6 +59,15 @@ from jackpot_pipeline.core.dixon_coles import (
 
 #: ξ with no earlier predictions anywhere to choose from: no decay.
 NO_EVIDENCE_XI = 0.0
+#: Team prior with no earlier evidence: newcomers centred on the league average (0, 0), and
+#: precision 5, which weighs like 3-4 matches (one match carries ≈ λ ≈ 1.4 units of Fisher
+#: information), so the data dominate after a few matchdays. Used only where no earlier
+#: season of any league was predicted (precision) or none of the league's newcomers was
+#: rated yet (centre).
+NO_EVIDENCE_PRIOR = TeamPrior(precision=5.0, newcomer_attack=0.0, newcomer_defence=0.0)
+#: Prior precision grid (per squared log-rate unit): a factor 2 apart, around the no-evidence
+#: value (the walk-forward log loss is flat within a few 1e-5 near its optimum).
+PRECISION_GRID: tuple[float, ...] = (2.5, 5.0, 10.0)
 #: ξ grid, per day: half-lives ∞, 693, 347, 231, 139, 107 and 77 days.
 XI_GRID: tuple[float, ...] = (0.0, 0.001, 0.002, 0.003, 0.005, 0.0065, 0.009)
 PREDICTION_COLUMNS: tuple[str, ...] = (
@@ -81,6 +89,7 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
     "away_fallback",
 )
 SCORE_COLUMNS: tuple[str, ...] = ("league", "season", "xi", "n", "log_loss")
+PRECISION_SCORE_COLUMNS: tuple[str, ...] = ("league", "season", "precision", "n", "log_loss")
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,7 @@ class WalkForwardConfig:
     history_seasons: int = 3
     refit_days: int = 7
     min_train_matches: int = 60
-    prior: TeamPrior = DEFAULT_PRIOR
+    prior: TeamPrior = NO_EVIDENCE_PRIOR
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,17 @@ class XiSelection:
 
     season: str
     xi: float
+    scores: tuple[tuple[float, float], ...]
+    validation_seasons: tuple[str, ...]
+    n_validation_matches: int
+
+
+@dataclass(frozen=True)
+class PrecisionSelection:
+    """Prior precision chosen for ``season`` and the mean 1X2 log loss of every grid value."""
+
+    season: str
+    precision: float
     scores: tuple[tuple[float, float], ...]
     validation_seasons: tuple[str, ...]
     n_validation_matches: int
@@ -185,13 +205,20 @@ def walk(
 
 @dataclass(eq=False)
 class _Chain:
-    """One ξ's walk in progress: its latest fit, newcomer offsets, rows and fits."""
+    """One walk in progress: its ξ and prior this season, latest fit, newcomer offsets, rows
+    and fits (``mark``: the first row of the season being walked)."""
 
+    xi: float = 0.0
+    prior: TeamPrior | None = None
     params: DixonColesParams | None = None
     offsets: tuple[tuple[float, float], ...] = ()
-    prior: TeamPrior | None = None
     rows: list[dict[str, np.ndarray]] = dataclasses.field(default_factory=list)
     fits: list[BlockFit] = dataclasses.field(default_factory=list)
+    mark: int = 0
+
+
+#: Per season, before it is walked: {chain key: (ξ, prior precision)}, given the chains so far.
+Plan = Callable[[str, Mapping[Hashable, _Chain]], Mapping[Hashable, tuple[float, float]]]
 
 
 def walk_grid(
@@ -200,26 +227,42 @@ def walk_grid(
     xis: Sequence[float],
     seasons: Sequence[str] | None = None,
 ) -> dict[float, WalkResult]:
-    """The walk of one league at every ξ of ``xis`` (``config.xi`` ignored), in lockstep.
+    """The walk of one league at every ξ of ``xis`` (``config.xi`` ignored), in lockstep, all
+    at ``config.prior``'s precision (see :func:`walk_chains`)."""
+    precision = config.prior.precision
+    chains = walk_chains(matches, config, lambda *_: {xi: (xi, precision) for xi in xis}, seasons)
+    return {xi: _result(chains[xi]) for xi in xis}
+
+
+def walk_chains(
+    matches: pd.DataFrame, config: WalkForwardConfig, plan: Plan, seasons: Sequence[str] | None
+) -> dict[Hashable, _Chain]:
+    """Walks of one league in lockstep, each chain with the ξ and prior precision ``plan``
+    gives it per season (newcomer centre: :func:`league_prior` of the chain's own offsets).
 
     Block boundaries and training windows depend on dates only, so each block's matches are
-    indexed once (:func:`~jackpot_pipeline.core.dixon_coles.training_window`) and every ξ's
-    problem is built from that index; each ξ keeps its own warm-start chain and newcomer
-    prior, so the result is exactly that of walking each ξ alone.
+    indexed once (:func:`~jackpot_pipeline.core.dixon_coles.training_window`) and every
+    chain's problem is built from that index and solved in one stack
+    (:func:`~jackpot_pipeline.core.dixon_coles.solve_stack`); each chain keeps its own
+    warm-start fit and newcomer offsets, so the result is bit for bit that of walking each
+    chain alone.
     """
     league = _single_league(matches)
     data = MatchData.from_frame(matches)
     targets = data.seasons if seasons is None else tuple(sorted(seasons))
-    chains = {xi: _Chain() for xi in xis}
+    chains: dict[Hashable, _Chain] = {}
     teams = np.array(data.teams)
     with single_thread_blas():
         for season in targets:
-            index = data.seasons.index(season)
-            for chain in chains.values():
+            active = []
+            for key, (xi, precision) in plan(season, chains).items():
+                chain = chains.setdefault(key, _Chain())
                 chain.offsets = season_offsets(data, chain.params, season, chain.offsets)
-                chain.prior = league_prior(config.prior, chain.offsets)
+                chain.xi, chain.prior = xi, league_prior(config.prior, chain.offsets, precision)
+                chain.mark = len(chain.rows)
+                active.append(chain)
             since = window_start(data, season, config.history_seasons)
-            in_season = np.flatnonzero(data.season == index)
+            in_season = np.flatnonzero(data.season == data.seasons.index(season))
             start = 0
             while start < len(in_season):
                 as_of = data.day[in_season[start]]
@@ -234,28 +277,27 @@ def walk_grid(
                 )
                 home, away = teams[data.home[block]], teams[data.away[block]]
                 shared = _block_columns(data, block, league, season)
-                problems = [window.problem(xi, chain.prior) for xi, chain in chains.items()]
-                starts = [
-                    p.theta_from(c.params) for p, c in zip(problems, chains.values(), strict=True)
-                ]
-                fitted = solve_stack(problems, starts)
-                for chain, params in zip(chains.values(), fitted, strict=True):
+                problems = [window.problem(chain.xi, chain.prior) for chain in active]
+                starts = [p.theta_from(c.params) for p, c in zip(problems, active, strict=True)]
+                for chain, params in zip(active, solve_stack(problems, starts), strict=True):
                     chain.params = params
                     chain.fits.append(
-                        BlockFit(
-                            league, season, since, chain.params, chain.offsets, chain.params.version
-                        )
+                        BlockFit(league, season, since, params, chain.offsets, params.version)
                     )
-                    chain.rows.append(shared | _model_columns(chain.params, home, away))
-    return {xi: _result(chain) for xi, chain in chains.items()}
+                    chain.rows.append(shared | _model_columns(params, home, away))
+    return chains
 
 
 def _result(chain: _Chain) -> WalkResult:
     """A finished chain as predictions (one frame) and fits."""
-    if not chain.rows:
-        return WalkResult(pd.DataFrame(columns=list(PREDICTION_COLUMNS)), ())
-    columns = {c: np.concatenate([r[c] for r in chain.rows]) for c in PREDICTION_COLUMNS}
-    return WalkResult(pd.DataFrame(columns), tuple(chain.fits))
+    return WalkResult(_frame(chain.rows), tuple(chain.fits))
+
+
+def _frame(rows: Sequence[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """Prediction rows of blocks as one frame (:data:`PREDICTION_COLUMNS`)."""
+    if not rows:
+        return pd.DataFrame(columns=list(PREDICTION_COLUMNS))
+    return pd.DataFrame({c: np.concatenate([r[c] for r in rows]) for c in PREDICTION_COLUMNS})
 
 
 def season_offsets(
@@ -280,9 +322,11 @@ def next_fit(
     season: str,
     xi: float,
     config: WalkForwardConfig = WalkForwardConfig(),
+    precision: float | None = None,
 ) -> BlockFit:
     """The walk's refit as of day ``as_of`` (in ``season``) after ``last``: the same window,
-    league prior and ξ rule, warm-started from ``last`` (the walk-forward's next block)."""
+    league prior (``precision``: the season's choice; default ``last``'s) and ξ rule,
+    warm-started from ``last`` (the walk-forward's next block)."""
     offsets = (
         last.offsets
         if last.season == season
@@ -294,7 +338,9 @@ def next_fit(
         np.datetime64(int(as_of), "D"),
         xi=xi,
         since=np.datetime64(int(since), "D"),
-        prior=league_prior(config.prior, offsets),
+        prior=league_prior(
+            config.prior, offsets, last.params.prior.precision if precision is None else precision
+        ),
         init=last.params,
     )
     version = data_version(data, since, as_of)
@@ -326,12 +372,18 @@ def _newcomer_offsets(
     return [(float(params.attack[known].mean()), float(defence[known].mean()))]
 
 
-def league_prior(default: TeamPrior, offsets: Sequence[tuple[float, float]]) -> TeamPrior:
-    """Prior whose newcomer centre averages the league's observed newcomer offsets with the
-    default centre counted as one more season."""
-    attack = (default.newcomer_attack + sum(a for a, _ in offsets)) / (1 + len(offsets))
-    defence = (default.newcomer_defence + sum(d for _, d in offsets)) / (1 + len(offsets))
-    return dataclasses.replace(default, newcomer_attack=attack, newcomer_defence=defence)
+def league_prior(
+    default: TeamPrior, offsets: Sequence[tuple[float, float]], precision: float | None = None
+) -> TeamPrior:
+    """Prior with ``precision`` (default: ``default``'s) whose newcomer centre is the mean of
+    the league's observed newcomer offsets; without any, ``default``'s centre (the walk's
+    :data:`NO_EVIDENCE_PRIOR`: newcomers like the league average)."""
+    if offsets:
+        attack = sum(a for a, _ in offsets) / len(offsets)
+        defence = sum(d for _, d in offsets) / len(offsets)
+    else:
+        attack, defence = default.newcomer_attack, default.newcomer_defence
+    return TeamPrior(default.precision if precision is None else precision, attack, defence)
 
 
 def _block_columns(
@@ -411,6 +463,37 @@ def select_xi(
     before ``season`` (pooled, weighted by matches); without those either,
     :data:`NO_EVIDENCE_XI`. Ties go to the smaller ξ.
     """
+    chosen = _select(scores, season, "xi", validation_seasons, other_scores)
+    return (
+        XiSelection(season, *chosen) if chosen else XiSelection(season, NO_EVIDENCE_XI, (), (), 0)
+    )
+
+
+def select_precision(
+    scores: pd.DataFrame,
+    season: str,
+    *,
+    validation_seasons: int = 2,
+    other_scores: pd.DataFrame | None = None,
+) -> PrecisionSelection:
+    """Prior precision chosen like :func:`select_xi` from :data:`PRECISION_SCORE_COLUMNS` rows
+    (no evidence: :data:`NO_EVIDENCE_PRIOR`'s; ties go to the smaller precision)."""
+    chosen = _select(scores, season, "precision", validation_seasons, other_scores)
+    if not chosen:
+        return PrecisionSelection(season, NO_EVIDENCE_PRIOR.precision, (), (), 0)
+    return PrecisionSelection(season, *chosen)
+
+
+def _select(
+    scores: pd.DataFrame,
+    season: str,
+    column: str,
+    validation_seasons: int,
+    other_scores: pd.DataFrame | None,
+) -> tuple[float, tuple[tuple[float, float], ...], tuple[str, ...], int] | None:
+    """(best value, mean log loss per value, validation seasons, matches) of ``column`` over
+    the latest ``validation_seasons`` seasons before ``season`` of ``scores``, else of
+    ``other_scores`` (pooled, weighted by matches); None without either."""
     for source in (scores, other_scores):
         if source is None or source.empty:
             continue
@@ -419,30 +502,92 @@ def select_xi(
         if not earlier:
             continue
         chosen = before[before["season"].isin(earlier)]
-        total = (chosen["n"] * chosen["log_loss"]).groupby(chosen["xi"]).sum()
-        count = chosen.groupby("xi")["n"].sum()
+        total = (chosen["n"] * chosen["log_loss"]).groupby(chosen[column]).sum()
+        count = chosen.groupby(column)["n"].sum()
         mean = (total / count).sort_index()
-        best = float(mean.idxmin())
-        n_matches = int(count.iloc[0])
-        return XiSelection(
-            season,
-            best,
-            tuple((float(x), float(v)) for x, v in mean.items()),
-            tuple(earlier),
-            n_matches,
-        )
-    return XiSelection(season, NO_EVIDENCE_XI, (), (), 0)
+        table = tuple((float(x), float(v)) for x, v in mean.items())
+        return float(mean.idxmin()), table, tuple(earlier), int(count.iloc[0])
+    return None
 
 
 @dataclass(frozen=True, eq=False)
 class SelectedWalk:
-    """The walk-forward of one league with ξ chosen per season: the predictions, the ξ choices,
-    the fits that made the predictions (model ids set) and every grid ξ's season scores."""
+    """The walk-forward of one league with ξ and prior precision chosen per season: the
+    predictions, the choices, the fits that made the predictions (model ids set) and every
+    grid value's season scores (ξ at the season's precision, precision at the season's ξ)."""
 
     predictions: pd.DataFrame
     selections: tuple[XiSelection, ...]
     fits: tuple[BlockFit, ...]
     scores: pd.DataFrame
+    precision_selections: tuple[PrecisionSelection, ...] = ()
+    precision_scores: pd.DataFrame = dataclasses.field(
+        default_factory=lambda: pd.DataFrame(columns=list(PRECISION_SCORE_COLUMNS))
+    )
+
+
+@dataclass(eq=False)
+class _NestedPlan:
+    """The selected walk's :data:`Plan`: before each season S, score every chain on the season
+    just walked, choose ξ_S and the precision p_S from the scores of seasons before S
+    (:func:`select_xi`, :func:`select_precision`), then walk every grid ξ at p_S (chains
+    ``("xi", ξ)``) and every grid precision at ξ_S (chains ``("precision", p)``)."""
+
+    matches: pd.DataFrame
+    league: str
+    xis: tuple[float, ...]
+    precisions: tuple[float, ...]
+    validation_seasons: int
+    other_scores: pd.DataFrame | None
+    other_precision_scores: pd.DataFrame | None
+    scores: list[pd.DataFrame] = dataclasses.field(default_factory=list)
+    precision_scores: list[pd.DataFrame] = dataclasses.field(default_factory=list)
+    selections: list[XiSelection] = dataclasses.field(default_factory=list)
+    precision_selections: list[PrecisionSelection] = dataclasses.field(default_factory=list)
+
+    def __call__(
+        self, season: str, chains: Mapping[Hashable, _Chain]
+    ) -> dict[Hashable, tuple[float, float]]:
+        self.score(chains)
+        xi = select_xi(
+            self.score_frame(),
+            season,
+            validation_seasons=self.validation_seasons,
+            other_scores=self.other_scores,
+        )
+        precision = select_precision(
+            self.precision_frame(),
+            season,
+            validation_seasons=self.validation_seasons,
+            other_scores=self.other_precision_scores,
+        )
+        self.selections.append(xi)
+        self.precision_selections.append(precision)
+        return {("xi", x): (x, precision.precision) for x in self.xis} | {
+            ("precision", p): (xi.xi, p) for p in self.precisions
+        }
+
+    def score(self, chains: Mapping[Hashable, _Chain]) -> None:
+        """Season scores of the rows each chain made since its mark (the last walked season)."""
+        by_family: dict[str, dict[float, pd.DataFrame]] = {"xi": {}, "precision": {}}
+        for (family, value), chain in chains.items():
+            by_family[family][value] = _frame(chain.rows[chain.mark :])
+            chain.mark = len(chain.rows)
+        self.scores.append(season_scores(by_family["xi"], self.matches, self.league))
+        precision = season_scores(by_family["precision"], self.matches, self.league)
+        self.precision_scores.append(precision.rename(columns={"xi": "precision"}))
+
+    def score_frame(self) -> pd.DataFrame:
+        return _concat(self.scores, SCORE_COLUMNS)
+
+    def precision_frame(self) -> pd.DataFrame:
+        return _concat(self.precision_scores, PRECISION_SCORE_COLUMNS)
+
+
+def _concat(frames: Sequence[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    """Non-empty ``frames`` stacked (an empty frame with ``columns`` if none)."""
+    kept = [f for f in frames if not f.empty]
+    return pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=list(columns))
 
 
 def walk_forward_selected(
@@ -450,32 +595,41 @@ def walk_forward_selected(
     config: WalkForwardConfig = WalkForwardConfig(),
     grid: Sequence[float] = XI_GRID,
     *,
+    precisions: Sequence[float] = PRECISION_GRID,
     validation_seasons: int = 2,
     other_scores: pd.DataFrame | None = None,
+    other_precision_scores: pd.DataFrame | None = None,
 ) -> SelectedWalk:
-    """Walk-forward of one league with ξ selected per season from earlier seasons only.
+    """Walk-forward of one league with ξ and prior precision selected per season from earlier
+    seasons only (:class:`_NestedPlan`: every grid ξ, and :data:`NO_EVIDENCE_XI`, at the
+    season's precision; every grid precision at the season's ξ; all in one lockstep walk).
 
-    Every grid ξ (and :data:`NO_EVIDENCE_XI`) is walked forward once over all seasons; each
-    season then takes the
-    predictions and fits of the ξ chosen for it by :func:`select_xi`. The chosen fits get
-    their :func:`model_id`, which the prediction rows carry as ``model_version``.
+    Each season takes the predictions and fits of chain ("xi", ξ_S), walked at (ξ_S, p_S). The
+    chosen fits get their :func:`model_id`, which the prediction rows carry as
+    ``model_version``.
     """
     league = _single_league(matches)
-    values = sorted({*grid, NO_EVIDENCE_XI})
-    walks = walk_grid(matches, config, values)
-    by_xi = {xi: result.predictions for xi, result in walks.items()}
-    scores = season_scores(by_xi, matches, league)
+    plan = _NestedPlan(
+        matches,
+        league,
+        tuple(sorted({*grid, NO_EVIDENCE_XI})),
+        tuple(sorted(precisions)),
+        validation_seasons,
+        other_scores,
+        other_precision_scores,
+    )
+    chains = walk_chains(matches, config, plan, None)
+    plan.score(chains)
     data = MatchData.from_frame(matches)
-    seasons = sorted({s for result in walks.values() for s in result.predictions["season"]})
+    walked = {key[1]: _result(chain) for key, chain in chains.items() if key[0] == "xi"}
+    predicted = {s for result in walked.values() for s in result.predictions["season"]}
     selections, chosen, fits = [], [], []
-    for season in seasons:
-        selection = select_xi(
-            scores, season, validation_seasons=validation_seasons, other_scores=other_scores
-        )
-        if selection.xi not in walks:
-            raise ValueError(f"ξ {selection.xi} chosen for {league} {season} is not in the grid")
+    for selection in plan.selections:
+        season = selection.season
+        if season not in predicted:
+            continue
         selections.append(selection)
-        result = walks[selection.xi]
+        result = walked[selection.xi]
         ids = {}
         for block in result.fits:
             if block.season != season:
@@ -494,4 +648,11 @@ def walk_forward_selected(
         if chosen
         else pd.DataFrame(columns=list(PREDICTION_COLUMNS))
     )
-    return SelectedWalk(predictions, tuple(selections), tuple(fits), scores)
+    return SelectedWalk(
+        predictions,
+        tuple(selections),
+        tuple(fits),
+        plan.score_frame(),
+        tuple(p for p in plan.precision_selections if p.season in predicted),
+        plan.precision_frame(),
+    )
