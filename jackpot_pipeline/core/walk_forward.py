@@ -50,6 +50,7 @@ from jackpot_pipeline.core.dixon_coles import (
     MatchData,
     TeamPrior,
     fit,
+    outcome_probabilities,
     predict,
     single_thread_blas,
     solve_stack,
@@ -89,6 +90,8 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
     "away_fallback",
 )
 SCORE_COLUMNS: tuple[str, ...] = ("league", "season", "xi", "n", "log_loss")
+#: What scoring a chain needs of its predictions (1X2 from ``outcome_probabilities``).
+SCORED_COLUMNS: tuple[str, ...] = ("match_id", "season", "p_home", "p_draw", "p_away")
 PRECISION_SCORE_COLUMNS: tuple[str, ...] = ("league", "season", "precision", "n", "log_loss")
 
 
@@ -205,20 +208,24 @@ def walk(
 
 @dataclass(eq=False)
 class _Chain:
-    """One walk in progress: its ξ and prior this season, latest fit, newcomer offsets, rows
-    and fits (``mark``: the first row of the season being walked)."""
+    """One walk in progress: its ξ and prior this season, latest fit, newcomer offsets, fits,
+    each block's 1X2 for scoring (``outcomes``; ``mark``: the first of the season being
+    walked) and, while ``full``, its prediction rows (:data:`PREDICTION_COLUMNS`)."""
 
     xi: float = 0.0
     prior: TeamPrior | None = None
+    full: bool = True
     params: DixonColesParams | None = None
     offsets: tuple[tuple[float, float], ...] = ()
     rows: list[dict[str, np.ndarray]] = dataclasses.field(default_factory=list)
+    outcomes: list[dict[str, np.ndarray]] = dataclasses.field(default_factory=list)
     fits: list[BlockFit] = dataclasses.field(default_factory=list)
     mark: int = 0
 
 
-#: Per season, before it is walked: {chain key: (ξ, prior precision)}, given the chains so far.
-Plan = Callable[[str, Mapping[Hashable, _Chain]], Mapping[Hashable, tuple[float, float]]]
+#: Per season, before it is walked, given the chains so far: {chain key: (ξ, prior precision,
+#: whether the chain's prediction rows are kept)}.
+Plan = Callable[[str, Mapping[Hashable, _Chain]], Mapping[Hashable, tuple[float, float, bool]]]
 
 
 def walk_grid(
@@ -230,7 +237,9 @@ def walk_grid(
     """The walk of one league at every ξ of ``xis`` (``config.xi`` ignored), in lockstep, all
     at ``config.prior``'s precision (see :func:`walk_chains`)."""
     precision = config.prior.precision
-    chains = walk_chains(matches, config, lambda *_: {xi: (xi, precision) for xi in xis}, seasons)
+    chains = walk_chains(
+        matches, config, lambda *_: {xi: (xi, precision, True) for xi in xis}, seasons
+    )
     return {xi: _result(chains[xi]) for xi in xis}
 
 
@@ -255,11 +264,11 @@ def walk_chains(
     with single_thread_blas():
         for season in targets:
             active = []
-            for key, (xi, precision) in plan(season, chains).items():
+            for key, (xi, precision, full) in plan(season, chains).items():
                 chain = chains.setdefault(key, _Chain())
                 chain.offsets = season_offsets(data, chain.params, season, chain.offsets)
                 chain.xi, chain.prior = xi, league_prior(config.prior, chain.offsets, precision)
-                chain.mark = len(chain.rows)
+                chain.full, chain.mark = full, len(chain.outcomes)
                 active.append(chain)
             since = window_start(data, season, config.history_seasons)
             in_season = np.flatnonzero(data.season == data.seasons.index(season))
@@ -284,7 +293,19 @@ def walk_chains(
                     chain.fits.append(
                         BlockFit(league, season, since, params, chain.offsets, params.version)
                     )
-                    chain.rows.append(shared | _model_columns(params, home, away))
+                    if chain.full:
+                        chain.rows.append(shared | _model_columns(params, home, away))
+                scored = outcome_probabilities([chain.params for chain in active], home, away)
+                for chain, probabilities in zip(active, scored, strict=True):
+                    chain.outcomes.append(
+                        {
+                            "match_id": shared["match_id"],
+                            "season": shared["season"],
+                            "p_home": probabilities[:, 0],
+                            "p_draw": probabilities[:, 1],
+                            "p_away": probabilities[:, 2],
+                        }
+                    )
     return chains
 
 
@@ -293,11 +314,13 @@ def _result(chain: _Chain) -> WalkResult:
     return WalkResult(_frame(chain.rows), tuple(chain.fits))
 
 
-def _frame(rows: Sequence[dict[str, np.ndarray]]) -> pd.DataFrame:
-    """Prediction rows of blocks as one frame (:data:`PREDICTION_COLUMNS`)."""
+def _frame(
+    rows: Sequence[dict[str, np.ndarray]], columns: Sequence[str] = PREDICTION_COLUMNS
+) -> pd.DataFrame:
+    """Rows of blocks as one frame with ``columns``."""
     if not rows:
-        return pd.DataFrame(columns=list(PREDICTION_COLUMNS))
-    return pd.DataFrame({c: np.concatenate([r[c] for r in rows]) for c in PREDICTION_COLUMNS})
+        return pd.DataFrame(columns=list(columns))
+    return pd.DataFrame({c: np.concatenate([r[c] for r in rows]) for c in columns})
 
 
 def season_offsets(
@@ -563,16 +586,16 @@ class _NestedPlan:
         )
         self.selections.append(xi)
         self.precision_selections.append(precision)
-        return {("xi", x): (x, precision.precision) for x in self.xis} | {
-            ("precision", p): (xi.xi, p) for p in self.precisions
+        return {("xi", x): (x, precision.precision, x == xi.xi) for x in self.xis} | {
+            ("precision", p): (xi.xi, p, False) for p in self.precisions
         }
 
     def score(self, chains: Mapping[Hashable, _Chain]) -> None:
-        """Season scores of the rows each chain made since its mark (the last walked season)."""
+        """Season scores of each chain's 1X2 since its mark (the last walked season)."""
         by_family: dict[str, dict[float, pd.DataFrame]] = {"xi": {}, "precision": {}}
         for (family, value), chain in chains.items():
-            by_family[family][value] = _frame(chain.rows[chain.mark :])
-            chain.mark = len(chain.rows)
+            by_family[family][value] = _frame(chain.outcomes[chain.mark :], SCORED_COLUMNS)
+            chain.mark = len(chain.outcomes)
         self.scores.append(season_scores(by_family["xi"], self.matches, self.league))
         precision = season_scores(by_family["precision"], self.matches, self.league)
         self.precision_scores.append(precision.rename(columns={"xi": "precision"}))
