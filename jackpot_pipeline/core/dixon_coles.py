@@ -862,7 +862,8 @@ def newton(
         active = np.flatnonzero(~done)
         _check_finite(point, iteration, active)
         step = np.zeros_like(theta)
-        step[active] = _newton_steps(point.hessian[active], point.gradient[active])
+        for row in active:
+            step[row] = _newton_step(point.hessian[row], point.gradient[row])
         decrement = (point.gradient * step).sum(axis=1)
         last = ~done & (decrement <= NEWTON_TOL * (1.0 + np.abs(point.value)))
         if last.any():
@@ -924,22 +925,6 @@ def _check_finite(point: Evaluation, iteration: int, rows: np.ndarray) -> None:
     ):
         if not np.isfinite(values[rows]).all():
             raise FitError(f"Dixon-Coles Newton iteration {iteration}: non-finite {name}")
-
-
-def _newton_steps(hessians: np.ndarray, gradients: np.ndarray) -> np.ndarray:
-    """H⁻¹g of every row by one batched Cholesky (numpy's loop of LAPACK potrf/potrs per
-    matrix, so a row's step does not depend on the others); where some H is not positive
-    definite or a step is not finite, every row goes through :func:`_newton_step`."""
-    try:
-        factor = np.linalg.cholesky(hessians)
-    except np.linalg.LinAlgError:
-        factor = None
-    if factor is not None:
-        inner = np.linalg.solve(factor, gradients[:, :, None])
-        steps = np.linalg.solve(factor.transpose(0, 2, 1), inner)[:, :, 0]
-        if np.isfinite(steps).all():
-            return steps
-    return np.stack([_newton_step(h, g) for h, g in zip(hessians, gradients, strict=True)])
 
 
 def _newton_step(hessian: np.ndarray, gradient: np.ndarray) -> np.ndarray:
