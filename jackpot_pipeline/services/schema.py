@@ -593,6 +593,7 @@ CREATE TABLE IF NOT EXISTS precision_scores (
     log_loss DOUBLE NOT NULL,
     PRIMARY KEY (league, season, precision)
 );
+ALTER TABLE calibration_curves ADD COLUMN selection_log_loss DOUBLE;
 """
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -607,7 +608,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "backtests: backtest_runs and backtest_bets", BACKTEST_SQL),
     Migration(5, "decision time: prediction_sets market input, xi_scores", DECISION_TIME_SQL),
     Migration(6, "stage fingerprints for incremental reruns", STAGE_FINGERPRINTS_SQL),
-    Migration(8, "nested team prior: prior_selections, precision_scores", NESTED_PRIOR_SQL),
+    Migration(
+        8,
+        "nested choices: prior_selections, precision_scores, calibration selection_log_loss",
+        NESTED_PRIOR_SQL,
+    ),
 )
 
 VERSION_TABLE_SQL = """
