@@ -16,22 +16,25 @@ Model, per match (λ home and μ away scoring rate, goals per match)::
   pairs (matches aggregated into sufficient statistics), Cholesky solves from scipy.linalg, one
   BLAS thread, warm start from earlier parameters. It converges in 3-5 steps where L-BFGS-B
   needs 20-200 (teams seen only long ago carry tiny weights and make the problem stiff).
+  Problems sharing a training window (the walk-forward's ξ and precision grids) are solved
+  as one :class:`ProblemStack`: one evaluation per Newton step for the whole grid, the
+  Hessian assembled from dense team × team matrices, every number row-wise, so a stacked fit
+  is bit-identical to the same fit alone.
 * ρ stays where every τ is positive at every training pair, i.e.
   max(−1/λ, −1/μ) < ρ < min(1, 1/(λμ)) over the training rates: points outside have value
   +∞ and are refused by the line search, and a log-barrier TAU_BARRIER·Σ log τ over all pairs
   and the four cells keeps the optimum strictly inside (it moves the log-likelihood by < 1e-8).
 * Prior (:class:`TeamPrior`): a Gaussian (ridge) penalty ``precision/2 · Σ (a − m_a)² +
   (d − mean(d) − m_d)²`` on centred attacks a and defences d. Teams *new to the league*
-  (playing in the latest training season but not in the one before) are pulled towards the
-  promoted-team average (m_a = −0.2, m_d = +0.15: promoted teams score ≈ 18 % less and concede
-  ≈ 16 % more than average; full-season fits of the top flights 2013-14..2025-26 give −0.22 and
-  +0.17), the others towards the value that keeps the centre's mean at zero. The walk-forward
-  replaces this centre per league by the newcomers' average seen in its earlier seasons. One
-  match carries ≈ λ ≈ 1.4 units of Fisher information, so precision 5 weighs like 3-4
-  matches: the data dominate after a few matchdays, a team with no result keeps its prior
-  centre, and no rate runs off to 0 or ∞.
-  Precision 5 minimized the walk-forward 1X2 log loss (6 leagues, 2013-14..2024-25) over 1, 2,
-  3, 4, 5, 6, 8 and 12 (tied with 6 within 3e-5; 5 is the weaker of the two).
+  (playing in the latest training season but not in the one before) are pulled towards a
+  newcomer centre (m_a, m_d), the others towards the value that keeps the centre's mean at
+  zero. One match carries ≈ λ ≈ 1.4 units of Fisher information, so precision 5 weighs like
+  3-4 matches: the data dominate after a few matchdays, a team with no result keeps its prior
+  centre, and no rate runs off to 0 or ∞. ``DEFAULT_PRIOR`` (precision 5, centre −0.2/+0.15:
+  promoted teams score ≈ 18 % less and concede ≈ 16 % more than average) is only the default
+  of a stand-alone :func:`fit`; the walk-forward and everything it delivers choose the
+  precision per season and learn the centre per league from earlier seasons only
+  (:mod:`~jackpot_pipeline.core.walk_forward`).
 * A fixture team the fit has never seen is predicted with the promoted-team average
   (``fallback_attack``/``fallback_defence``) and flagged in :class:`MatchPredictions`.
 * Prediction: score grid 0..G per side, G ≥ ``max_goals`` raised until the mass beyond the

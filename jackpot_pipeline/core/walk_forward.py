@@ -15,17 +15,21 @@ from their first matchday, promoted teams starting from the promoted-team prior.
 
 Newcomer prior per league: at the start of each walked season, the strengths that the latest
 fit gives the previous season's newcomers (teams new to the league that season) are recorded;
-the prior centre for newcomers becomes the mean of these records and the default centre
-(counted as one record). A second tier, whose newcomers are relegated and promoted clubs
-alike, thus learns a centre near zero, a top flight one near the promoted-team average.
+the prior centre for newcomers becomes the mean of these records (before any record: 0, the
+league average, :data:`NO_EVIDENCE_PRIOR`). A second tier, whose newcomers are relegated and
+promoted clubs alike, thus learns a centre near zero, a top flight one near the promoted-team
+average.
 
-ξ selection: every ξ of the grid is walked forward; for a target season the chosen ξ
-minimizes the mean 1X2 log loss −log p(observed outcome) over the walk-forward predictions of
-the ``validation_seasons`` seasons strictly before it (all with OOS predictions from that ξ).
-A league's first predicted season has no earlier predictions of its own: it takes the choice
-from the other leagues' scores of the seasons before it (``other_scores``); with no earlier
-predictions anywhere (the first season of the data) the grid's no-decay value ξ = 0 (the
-window then holds that season alone). No configured fallback ξ is used.
+Nested selection (:func:`walk_forward_selected`): before each season S, ξ and the prior
+precision are chosen, each minimizing the mean 1X2 log loss −log p(observed outcome) over the
+walk-forward predictions of the ``validation_seasons`` seasons strictly before S: every grid ξ
+is walked at the season's precision, every grid precision at the season's ξ (coordinate-wise,
+|ξ grid| + |precision grid| chains in one lockstep walk rather than the product), and S is
+predicted by the chain at (ξ_S, p_S). A league's first predicted season has no earlier
+predictions of its own: it takes the choice from the other leagues' scores of the seasons
+before it (``other_scores``); with no earlier predictions anywhere (the first season of the
+data) the no-evidence values: ξ = 0 (the window then holds that season alone) and
+:data:`NO_EVIDENCE_PRIOR`'s precision. No configured fallback is used.
 
 Every fit is kept (:class:`BlockFit`): the model that predicted a block is the model in force
 from its as-of date until the next refit, identified by :func:`model_id` (code version,
