@@ -406,8 +406,11 @@ class ProblemStack:
     local: np.ndarray
     pair_flat: np.ndarray
     pair_flat_transposed: np.ndarray
-    row_index: np.ndarray
-    col_index: np.ndarray
+    home_teams: np.ndarray
+    home_starts: np.ndarray
+    away_order: np.ndarray
+    away_teams: np.ndarray
+    away_starts: np.ndarray
 
     @classmethod
     def of(cls, problems: Sequence[DixonColesProblem]) -> ProblemStack:
@@ -416,9 +419,10 @@ class ProblemStack:
         if any(p.local is not first.local for p in problems):
             raise ValueError("stacked problems must share one training window")
         n = first.n_teams
-        # bin of (summed part, problem, home or away team) for the row and column sums
-        bins = np.arange(len(SUMMED_PARTS))[:, None] * len(problems) + np.arange(len(problems))
-        bins = bins[:, :, None] * n
+        # pairs are sorted by (home, away): each home team's pairs are one segment
+        home_teams, home_starts = np.unique(first.pair_home, return_index=True)
+        away_order = np.argsort(first.pair_away, kind="stable")
+        away_teams, away_starts = np.unique(first.pair_away[away_order], return_index=True)
 
         def stacked(field: str) -> np.ndarray:
             return np.stack([getattr(p, field) for p in problems])
@@ -438,8 +442,11 @@ class ProblemStack:
             local=first.local,
             pair_flat=first.pair_home * n + first.pair_away,
             pair_flat_transposed=first.pair_away * n + first.pair_home,
-            row_index=(bins + first.pair_home).ravel(),
-            col_index=(bins + first.pair_away).ravel(),
+            home_teams=home_teams,
+            home_starts=home_starts,
+            away_order=away_order,
+            away_teams=away_teams,
+            away_starts=away_starts,
         )
 
     def log_rates(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -499,17 +506,17 @@ class ProblemStack:
         H_aa = diag(r_A + c_B) + M_C + M_Cᵀ, H_dd = diag(c_A + r_B) + M_C + M_Cᵀ,
         H_ad = M_A + M_Bᵀ + diag(r_C + c_C), H_ah = r_A + c_C, H_dh = c_A + r_C, H_hh = ΣA,
         H_aρ = r_D + c_E, H_dρ = c_D + r_E, H_hρ = ΣD, H_ρρ = ΣF. Every sum runs along a
-        contiguous last axis or is a scatter-add in pair order (``np.bincount``), so a row's
-        numbers do not depend on the other rows.
+        contiguous last axis (row and column sums: ``np.add.reduceat`` over the pairs grouped
+        by home, resp. away team), so a row's numbers do not depend on the other rows.
         """
         parts, k, _ = values.shape
         n = self.n_teams
-        summed = values[SUMMED_PARTS].ravel()
+        summed = values[SUMMED_PARTS]
         rows, cols = np.zeros((2, parts, k, n))
-        shape = (len(SUMMED_PARTS), k, n)
-        size = len(SUMMED_PARTS) * k * n
-        rows[SUMMED_PARTS] = np.bincount(self.row_index, summed, size).reshape(shape)
-        cols[SUMMED_PARTS] = np.bincount(self.col_index, summed, size).reshape(shape)
+        home_sums = np.add.reduceat(summed, self.home_starts, axis=2)
+        away_sums = np.add.reduceat(summed[:, :, self.away_order], self.away_starts, axis=2)
+        rows[SUMMED_PARTS[:, None], :, self.home_teams] = home_sums.transpose(0, 2, 1)
+        cols[SUMMED_PARTS[:, None], :, self.away_teams] = away_sums.transpose(0, 2, 1)
         total = values.sum(axis=2)
         matrix = np.zeros((2, 2, k, n * n))
         matrix[0][:, :, self.pair_flat] = values[[3, 5]]
