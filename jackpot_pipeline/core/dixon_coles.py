@@ -630,39 +630,54 @@ class TrainingWindow:
 
     def problem(self, xi: float, prior: TeamPrior) -> DixonColesProblem:
         """The objective with weights exp(−ξ·days before as_of) and ``prior``."""
-        weight = np.exp(-xi * self.age)
-        n_pairs = len(self.pair_home)
+        return self.problems([(xi, prior)])[0]
 
-        def per_pair(values: np.ndarray) -> np.ndarray:
-            return np.bincount(self.pair_index, values, n_pairs)
+    def problems(self, grid: Sequence[tuple[float, TeamPrior]]) -> list[DixonColesProblem]:
+        """:meth:`problem` of every (ξ, prior) of ``grid``, the weights of all built at once
+        (row-wise, so each problem is the same as built alone)."""
+        xis = np.array([xi for xi, _ in grid])
+        weight = np.exp(-xis[:, None] * self.age)
+        k, n_pairs = len(grid), len(self.pair_home)
+
+        def per_pair(values: np.ndarray, index: np.ndarray, bins: int) -> np.ndarray:
+            offsets = (index[None, :] + bins * np.arange(k)[:, None]).ravel()
+            return np.bincount(offsets, values.ravel(), k * bins).reshape(k, bins)
 
         low, cell = self.low, self.cell
-        prior_attack = _prior_centre(self.newcomers, prior.newcomer_attack)
-        prior_defence = _prior_centre(self.newcomers, prior.newcomer_defence)
-        quadratic, linear = _quadratic_prior(prior.precision, prior_attack, prior_defence)
-        return DixonColesProblem(
-            teams=self.teams,
-            newcomers=tuple(t for t, new in zip(self.teams, self.newcomers, strict=True) if new),
-            pair_home=self.pair_home,
-            pair_away=self.pair_away,
-            w=per_pair(weight),
-            wx=per_pair(weight * self.x),
-            wy=per_pair(weight * self.y),
-            cells=np.bincount(
-                self.pair_index[low] * 3 + cell[low], weight[low], 3 * n_pairs
-            ).reshape(n_pairs, 3),
-            w11=float(weight @ self.one_one),
-            log_factorials=float(weight @ self.log_factorial),
-            prior_attack=prior_attack,
-            prior_defence=prior_defence,
-            quadratic=quadratic,
-            linear=linear,
-            local=self.local,
-            prior=prior,
-            xi=xi,
-            as_of=self.as_of,
-            n_matches=self.n_matches,
-        )
+        w, wx, wy = (per_pair(weight * v, self.pair_index, n_pairs) for v in (1.0, self.x, self.y))
+        cells = per_pair(weight[:, low], self.pair_index[low] * 3 + cell[low], 3 * n_pairs)
+        w11 = (weight * self.one_one).sum(axis=1)
+        log_factorials = (weight * self.log_factorial).sum(axis=1)
+        newcomers = tuple(t for t, new in zip(self.teams, self.newcomers, strict=True) if new)
+        out = []
+        for row, (xi, prior) in enumerate(grid):
+            prior_attack = _prior_centre(self.newcomers, prior.newcomer_attack)
+            prior_defence = _prior_centre(self.newcomers, prior.newcomer_defence)
+            quadratic, linear = _quadratic_prior(prior.precision, prior_attack, prior_defence)
+            out.append(
+                DixonColesProblem(
+                    teams=self.teams,
+                    newcomers=newcomers,
+                    pair_home=self.pair_home,
+                    pair_away=self.pair_away,
+                    w=w[row],
+                    wx=wx[row],
+                    wy=wy[row],
+                    cells=cells[row].reshape(n_pairs, 3),
+                    w11=float(w11[row]),
+                    log_factorials=float(log_factorials[row]),
+                    prior_attack=prior_attack,
+                    prior_defence=prior_defence,
+                    quadratic=quadratic,
+                    linear=linear,
+                    local=self.local,
+                    prior=prior,
+                    xi=xi,
+                    as_of=self.as_of,
+                    n_matches=self.n_matches,
+                )
+            )
+        return out
 
 
 def training_window(

@@ -290,7 +290,7 @@ def walk_chains(
                 )
                 home, away = teams[data.home[block]], teams[data.away[block]]
                 shared = _block_columns(data, block, league, season)
-                problems = [window.problem(chain.xi, chain.prior) for chain in active]
+                problems = window.problems([(chain.xi, chain.prior) for chain in active])
                 starts = [p.theta_from(c.params) for p, c in zip(problems, active, strict=True)]
                 for chain, params in zip(active, solve_stack(problems, starts), strict=True):
                     chain.params = params
