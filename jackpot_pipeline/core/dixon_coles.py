@@ -398,6 +398,7 @@ class ProblemStack:
     wx: np.ndarray
     wy: np.ndarray
     cells: np.ndarray
+    cells_barrier: np.ndarray
     w11: np.ndarray
     log_factorials: np.ndarray
     precision: np.ndarray
@@ -419,6 +420,7 @@ class ProblemStack:
         if any(p.local is not first.local for p in problems):
             raise ValueError("stacked problems must share one training window")
         n = first.n_teams
+        cells = np.ascontiguousarray(np.stack([p.cells for p in problems]).transpose(2, 0, 1))
         # pairs are sorted by (home, away): each home team's pairs are one segment
         home_teams, home_starts = np.unique(first.pair_home, return_index=True)
         away_order = np.argsort(first.pair_away, kind="stable")
@@ -433,7 +435,8 @@ class ProblemStack:
             w=stacked("w"),
             wx=stacked("wx"),
             wy=stacked("wy"),
-            cells=np.ascontiguousarray(stacked("cells").transpose(2, 0, 1)),
+            cells=cells,
+            cells_barrier=cells + TAU_BARRIER,
             w11=np.array([p.w11 for p in problems]),
             log_factorials=np.array([p.log_factorials for p in problems]),
             precision=np.array([p.prior.precision for p in problems]),
@@ -587,17 +590,19 @@ class ProblemStack:
         ∂²/∂u∂ρ = s/τ², ∂²/∂ρ² = −s²/τ²; u = log λ + log μ (0-0), log λ (0-1), log μ (1-0).
         """
         rho, lam, mu, s, tau = theta[:, -1:], kernel.lam, kernel.mu, kernel.s, kernel.tau
-        q = (self.cells + TAU_BARRIER) * s / tau
+        q = s / tau
+        q *= self.cells_barrier
         r = q / tau
         q_home, q_away = q[0] + q[1], q[0] + q[2]
         r_home, r_away = r[0] + r[1], r[0] + r[2]
         rs = r * s
+        w_lam, w_mu = self.w * lam, self.w * mu
         out = np.empty((9, *lam.shape))
-        out[0] = self.wx - self.w * lam + rho * q_home
-        out[1] = self.wy - self.w * mu + rho * q_away
+        out[0] = self.wx - w_lam + rho * q_home
+        out[1] = self.wy - w_mu + rho * q_away
         out[2] = q[0] + q[1] + q[2]
-        out[3] = rho * r_home - self.w * lam
-        out[4] = rho * r_away - self.w * mu
+        out[3] = rho * r_home - w_lam
+        out[4] = rho * r_away - w_mu
         out[5] = rho * r[0]
         out[6] = r_home
         out[7] = r_away
@@ -932,7 +937,9 @@ def _line_search(
         candidate = stack.evaluate(trial)
         accept = pending & (candidate.value <= point.value - ARMIJO * length * decrement)
         theta[accept] = trial[accept]
-        point = point.take(accept, candidate)
+        # every row accepted at once: those not searching have step 0, so the candidate
+        # holds their own evaluation again
+        point = candidate if (accept == searching).all() else point.take(accept, candidate)
         pending &= ~accept
         length[pending] *= 0.5
         stuck |= pending & (length < MIN_STEP)
@@ -1133,7 +1140,8 @@ def predict(
     """Score grids and market probabilities for fixtures (vectorized); the grid bound G is
     set by the model's highest possible rate, so a fixture's numbers do not depend on the
     batch it is predicted in."""
-    lam, mu, highest, home_idx, away_idx = _rates(params, home_team_ids, away_team_ids)
+    home_idx, away_idx = _team_indices(params.teams, home_team_ids, away_team_ids)
+    lam, mu, highest = _rates(params, home_idx, away_idx)
     goals = grid_size(highest, max_goals, tail_tol)
     tail_home, tail_away = pdtrc(goals, lam), pdtrc(goals, mu)
     return MatchPredictions(
@@ -1148,16 +1156,23 @@ def predict(
     )
 
 
-def _rates(
-    params: DixonColesParams, home_team_ids: Sequence[str], away_team_ids: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]:
-    """λ and μ of fixtures, the model's highest possible rate, and the teams' indices in the
-    model (−1: never seen, rated with the promoted-team fallback)."""
-    index = {team: i for i, team in enumerate(params.teams)}
+def _team_indices(
+    teams: Sequence[str], home_team_ids: Sequence[str], away_team_ids: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fixtures' team indices in a model's ``teams`` (−1: never seen)."""
+    index = {team: i for i, team in enumerate(teams)}
     home_idx = np.array([index.get(t, -1) for t in home_team_ids], dtype=np.int64)
     away_idx = np.array([index.get(t, -1) for t in away_team_ids], dtype=np.int64)
     if len(home_idx) != len(away_idx):
         raise ValueError("home and away team lists differ in length")
+    return home_idx, away_idx
+
+
+def _rates(
+    params: DixonColesParams, home_idx: np.ndarray, away_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """λ and μ of fixtures (team indices −1: the promoted-team fallback) and the model's
+    highest possible rate."""
     attack = np.append(params.attack, params.fallback_attack)
     defence = np.append(params.defence, params.fallback_defence)
     lam = np.exp(attack[home_idx] + defence[away_idx] + params.home_advantage)
@@ -1165,7 +1180,7 @@ def _rates(
     # The grid size depends on the model only (its highest possible rate), never on which
     # other fixtures are predicted with it: a fixture gets the same numbers alone or in a batch.
     highest = float(np.exp(attack.max() + defence.max() + max(params.home_advantage, 0.0)))
-    return lam, mu, highest, home_idx, away_idx
+    return lam, mu, highest
 
 
 def outcome_probabilities(
@@ -1180,7 +1195,11 @@ def outcome_probabilities(
     one vectorized pass on one grid (the largest any model needs): equal to
     :func:`predict`'s within ``tail_tol``. For scoring a grid of walks; :func:`predict` is
     what a delivered forecast uses."""
-    rates = [_rates(model, home_team_ids, away_team_ids) for model in models]
+    indices: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+    for model in models:  # a grid of walks shares its teams: index them once
+        if model.teams not in indices:
+            indices[model.teams] = _team_indices(model.teams, home_team_ids, away_team_ids)
+    rates = [_rates(model, *indices[model.teams]) for model in models]
     lam = np.concatenate([r[0] for r in rates])
     mu = np.concatenate([r[1] for r in rates])
     rho = np.repeat([model.rho for model in models], len(home_team_ids))

@@ -450,8 +450,10 @@ def _model_columns(
 
 def log_loss_1x2(predictions: pd.DataFrame, matches: pd.DataFrame) -> pd.Series:
     """−log p(observed 1X2 outcome) per predicted match, indexed by match_id."""
-    results = matches.set_index("match_id").loc[predictions["match_id"]]
-    margin = (results["home_goals"] - results["away_goals"]).to_numpy()
+    rows = pd.Index(matches["match_id"]).get_indexer(predictions["match_id"])
+    if (rows < 0).any():
+        raise KeyError("predictions of matches not in ``matches``")
+    margin = (matches["home_goals"].to_numpy() - matches["away_goals"].to_numpy())[rows]
     probability = np.select(
         [margin > 0, margin == 0],
         [predictions["p_home"].to_numpy(), predictions["p_draw"].to_numpy()],
