@@ -825,7 +825,7 @@ def solve_stack(
 ) -> list[DixonColesParams]:
     """:func:`solve` of problems of one training window, each from its θ, in one
     :class:`ProblemStack` (every problem's result is bit for bit its :func:`solve`)."""
-    stack = ProblemStack.of(problems)
+    stack = problems[0].stack if len(problems) == 1 else ProblemStack.of(problems)
     theta = np.array(np.stack(thetas), dtype=np.float64)
     with single_thread_blas():
         point = stack.evaluate(theta)

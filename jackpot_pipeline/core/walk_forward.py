@@ -242,17 +242,22 @@ def walk_grid(
     """The walk of one league at every ξ of ``xis`` (``config.xi`` ignored), in lockstep, all
     at ``config.prior``'s precision (see :func:`walk_chains`)."""
     precision = config.prior.precision
-    chains = walk_chains(
-        matches, config, lambda *_: {xi: (xi, precision, True) for xi in xis}, seasons
-    )
+    plan = {xi: (xi, precision, True) for xi in xis}
+    chains = walk_chains(matches, config, lambda *_: plan, seasons, scored=False)
     return {xi: _result(chains[xi]) for xi in xis}
 
 
 def walk_chains(
-    matches: pd.DataFrame, config: WalkForwardConfig, plan: Plan, seasons: Sequence[str] | None
+    matches: pd.DataFrame,
+    config: WalkForwardConfig,
+    plan: Plan,
+    seasons: Sequence[str] | None,
+    *,
+    scored: bool = True,
 ) -> dict[Hashable, _Chain]:
     """Walks of one league in lockstep, each chain with the ξ and prior precision ``plan``
-    gives it per season (newcomer centre: :func:`league_prior` of the chain's own offsets).
+    gives it per season (newcomer centre: :func:`league_prior` of the chain's own offsets);
+    ``scored``: every chain's 1X2 kept for scoring (``_Chain.outcomes``).
 
     Block boundaries and training windows depend on dates only, so each block's matches are
     indexed once (:func:`~jackpot_pipeline.core.dixon_coles.training_window`) and every
@@ -300,8 +305,10 @@ def walk_chains(
                     )
                     if chain.full:
                         chain.rows.append(shared | _model_columns(params, home, away))
-                scored = outcome_probabilities([chain.params for chain in active], home, away)
-                for chain, probabilities in zip(active, scored, strict=True):
+                if not scored:
+                    continue
+                outcomes = outcome_probabilities([chain.params for chain in active], home, away)
+                for chain, probabilities in zip(active, outcomes, strict=True):
                     chain.outcomes.append(
                         {
                             "match_id": shared["match_id"],
