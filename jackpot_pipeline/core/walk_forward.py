@@ -605,14 +605,32 @@ class _NestedPlan:
         }
 
     def score(self, chains: Mapping[Hashable, _Chain]) -> None:
-        """Season scores of each chain's 1X2 since its mark (the last walked season)."""
-        by_family: dict[str, dict[float, pd.DataFrame]] = {"xi": {}, "precision": {}}
+        """Season scores (mean 1X2 log loss, :data:`SCORE_COLUMNS`) of each chain's 1X2 since
+        its mark: the season just walked, whose blocks every chain predicted alike (so the
+        observed outcomes are looked up once)."""
+        rows: dict[str, list[tuple[str, str, float, int, float]]] = {"xi": [], "precision": []}
+        observed = None
         for (family, value), chain in chains.items():
-            by_family[family][value] = _frame(chain.outcomes[chain.mark :], SCORED_COLUMNS)
+            blocks = chain.outcomes[chain.mark :]
             chain.mark = len(chain.outcomes)
-        self.scores.append(season_scores(by_family["xi"], self.matches, self.league))
-        precision = season_scores(by_family["precision"], self.matches, self.league)
-        self.precision_scores.append(precision.rename(columns={"xi": "precision"}))
+            if not blocks:
+                continue
+            if observed is None:
+                frame = _frame(blocks, SCORED_COLUMNS)
+                index = pd.Index(self.matches["match_id"]).get_indexer(frame["match_id"])
+                goals = self.matches[["home_goals", "away_goals"]].to_numpy(np.int64)[index]
+                observed = 1 - np.sign(goals[:, 0] - goals[:, 1])  # 0 home, 1 draw, 2 away
+                season = str(frame["season"].iloc[0])
+            probs = np.stack(
+                [np.concatenate([b[c] for b in blocks]) for c in ("p_home", "p_draw", "p_away")],
+                axis=1,
+            )
+            loss = -np.log(probs[np.arange(len(probs)), observed]).mean()
+            rows[family].append((self.league, season, value, len(probs), float(loss)))
+        self.scores.append(pd.DataFrame(rows["xi"], columns=list(SCORE_COLUMNS)))
+        self.precision_scores.append(
+            pd.DataFrame(rows["precision"], columns=list(PRECISION_SCORE_COLUMNS))
+        )
 
     def score_frame(self) -> pd.DataFrame:
         return _concat(self.scores, SCORE_COLUMNS)
