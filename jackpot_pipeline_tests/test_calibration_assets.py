@@ -25,9 +25,11 @@ import pytest
 from jackpot_pipeline.core.calibration import (
     CalibrationCurve,
     apply_calibration,
+    fit_calibration,
     fit_walk_forward_curves,
 )
 from jackpot_pipeline.core.margins import remove_margin
+from jackpot_pipeline.core.metrics import encode_results
 from jackpot_pipeline.core.prediction_sets import (
     PREDICTION_SETS,
     SetInputs,
@@ -46,10 +48,11 @@ from jackpot_pipeline.defs.resources import (
 from jackpot_pipeline.services import calibration_store as store
 from jackpot_pipeline.services import report, validation, warehouse
 from jackpot_pipeline.services.ingestion import IngestRequest, ingest
-from jackpot_pipeline.settings import DATA_DIR
+from jackpot_pipeline.settings import DATA_DIR, Settings
 
 LEAGUES = ("E0", "SP1")
 SEASONS = ("2012-13", "2013-14", "2014-15", "2015-16")
+MIN_SAMPLES = Settings().min_calibration_samples
 PARTITIONED = ["calibration_curves", "prediction_set_params", "prediction_sets"]
 NO_ODDS = 5  # La Liga 2015-16 matches whose pre-closing (decision-time) odds are removed
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -164,16 +167,21 @@ def oos_frame(slice_: Slice) -> pd.DataFrame:
 
 def test_curves_are_stored_per_partition_and_scope_with_their_window(built: Slice) -> None:
     curves = built.query("SELECT * FROM calibration_curves ORDER BY league, season, scope")
-    assert len(curves) == len(LEAGUES) * len(SEASONS) * 2
-    assert set(curves["scope"]) == {"pooled", *LEAGUES}
-    assert curves.loc[curves["selected"], "scope"].eq(store.CALIBRATION_SCOPE).all()
+    assert len(curves) == len(LEAGUES) * len(SEASONS) * 4
+    labels = {"pooled", *LEAGUES}
+    assert set(curves["scope"]) == labels | {f"{label}|last3" for label in labels}
+    assert curves.groupby(["league", "season"])["selected"].sum().eq(1).all()
     first = curves[curves["season"] == SEASONS[0]]
     assert first["is_identity"].all() and first["trained_on_end"].isna().all()
+    assert (first.loc[first["selected"], "scope"] == store.CALIBRATION_SCOPE).all()
     oos = oos_frame(built)
     for row in curves[curves["season"] > SEASONS[0]].itertuples():
         train = oos[(oos["season"] < row.season) & oos["result"].notna()]
-        if row.scope != "pooled":
-            train = train[train["league"] == row.scope]
+        scope, _, window = row.scope.partition("|last")
+        if scope != "pooled":
+            train = train[train["league"] == scope]
+        if window:
+            train = train[train["season"].isin(sorted(train["season"].unique())[-int(window) :])]
         assert row.n_samples == len(train)
         assert pd.Timestamp(row.trained_on_end).date() == train["match_date"].max().date()
         first_match = oos.loc[oos["season"] == row.season, "match_date"].min()
@@ -181,13 +189,71 @@ def test_curves_are_stored_per_partition_and_scope_with_their_window(built: Slic
         bins = json.loads(row.bins)
         assert [b["outcome"] for b in bins] == ["home", "draw", "away"]
         assert sum(bins[0]["count"]) == row.n_samples
-    # the stored curves are the core's walk-forward curves (pooled and per league)
+    # the stored all-seasons curves are the core's walk-forward curves (pooled and per league)
     frame = oos[oos["result"].notna()].rename(columns={"match_date": "date"})
     for scope in ("pooled", "league"):
         expected = fit_walk_forward_curves(frame, "season", scope=scope)
-        for row in curves[(curves["scope"] == "pooled") == (scope == "pooled")].itertuples():
+        whole = curves[~curves["scope"].str.contains("|", regex=False)]
+        for row in whole[(whole["scope"] == "pooled") == (scope == "pooled")].itertuples():
             stored = CalibrationCurve.from_dict(json.loads(row.curve))
             assert stored.outcomes == expected[(row.scope, row.season)].outcomes
+
+
+def test_the_selected_curve_scored_best_on_the_leagues_earlier_seasons(built: Slice) -> None:
+    """Brute force: every candidate's curve for each earlier season T refitted here on the
+    rows before T, applied to the league's rows of T; the selected candidate has the lowest
+    match-weighted mean log loss, and the stored scores are those means."""
+    curves = built.query("SELECT * FROM calibration_curves ORDER BY league, season, scope")
+    oos = oos_frame(built)
+    played = oos[oos["result"].notna()]
+
+    def loss(league: str, label: str, season: str) -> tuple[int, float]:
+        scope, _, window = label.partition("|last")
+        train = played[played["season"] < season]
+        if scope != "pooled":
+            train = train[train["league"] == scope]
+        if window:
+            train = train[train["season"].isin(sorted(train["season"].unique())[-int(window) :])]
+        curve = fit_calibration(
+            store.probs_of(train), train["result"].to_numpy(), min_samples=MIN_SAMPLES
+        )
+        rows = played[(played["league"] == league) & (played["season"] == season)]
+        calibrated = apply_calibration(curve, store.probs_of(rows))
+        observed = calibrated[np.arange(len(rows)), encode_results(rows["result"].to_numpy())]
+        return len(rows), float(-np.log(observed).mean())
+
+    for (league, season), group in curves.groupby(["league", "season"]):
+        earlier = [t for t in SEASONS if t < season and (played["season"] == t).any()]
+        if not earlier:
+            assert group["selection_log_loss"].isna().all()
+            continue
+        expected = {}
+        for label in group["scope"]:
+            scored = [loss(league, label, t) for t in earlier]
+            expected[label] = sum(n * v for n, v in scored) / sum(n for n, _ in scored)
+        stored = dict(zip(group["scope"], group["selection_log_loss"], strict=True))
+        assert stored == pytest.approx(expected, abs=1e-12)
+        order = ["pooled", "pooled|last3", league, f"{league}|last3"]  # ties: the earlier
+        best = min(order, key=lambda label: (expected[label], order.index(label)))
+        assert group.loc[group["selected"], "scope"].item() == best
+
+
+def test_the_curve_choice_ignores_the_season_it_is_for_and_later_ones(built: Slice) -> None:
+    """Leakage: flipping every result from 2015-16 on changes no choice for 2015-16."""
+    oos = oos_frame(built)
+    later = oos["season"] >= "2015-16"
+    flip = oos["result"].map({"H": "A", "D": "H", "A": "D"})
+    flipped = oos.assign(result=np.where(later, flip, oos["result"]))
+    settings = Settings()
+    for league in LEAGUES:
+        ours, theirs = (
+            validation.choose_curve(validation.curve_scores(frame, league, settings, {}), "2015-16")
+            for frame in (oos, flipped)
+        )
+        assert ours == theirs
+        assert not validation.curve_scores(flipped, league, settings, {}).equals(
+            validation.curve_scores(oos, league, settings, {})
+        )
 
 
 def _alter_later_seasons(db: Path, season: str) -> None:
@@ -265,11 +331,15 @@ def test_load_calibration_and_set_params_pick_the_latest_window_before_kickoff(
 ) -> None:
     con = duckdb.connect(str(built.db), read_only=True)
     try:
-        curves = con.execute(
-            "SELECT season, trained_on_end, curve FROM calibration_curves "
-            "WHERE league = 'E0' AND scope = 'pooled' ORDER BY season"
-        ).fetchall()
-        by_season = {s: (end, CalibrationCurve.from_dict(json.loads(c))) for s, end, c in curves}
+
+        def stored(condition: str) -> dict[str, tuple[date, CalibrationCurve]]:
+            rows = con.execute(
+                "SELECT season, trained_on_end, curve FROM calibration_curves "
+                f"WHERE league = 'E0' AND {condition} ORDER BY season"
+            ).fetchall()
+            return {s: (end, CalibrationCurve.from_dict(json.loads(c))) for s, end, c in rows}
+
+        by_season = stored("selected")
         end_2015, curve_2015 = by_season["2015-16"]
         kickoff = end_2015 + timedelta(days=80)
         assert store.load_calibration(con, "E0", kickoff) == curve_2015
@@ -277,8 +347,9 @@ def test_load_calibration_and_set_params_pick_the_latest_window_before_kickoff(
         end_2014, curve_2014 = by_season["2014-15"]
         assert store.load_calibration(con, "E0", end_2015) == curve_2014
         assert store.load_calibration(con, "E0", end_2014 - timedelta(days=400)) is None
-        # pooled curves serve a league without partitions of its own
-        assert store.load_calibration(con, "I1", kickoff) == curve_2015
+        # the no-evidence choice (pooled) serves a league without partitions of its own
+        pooled = stored(f"scope = '{store.CALIBRATION_SCOPE}'")["2015-16"][1]
+        assert store.load_calibration(con, "I1", kickoff) == pooled
         params = store.load_set_params(con, "SP1", kickoff)
         stored = con.execute(
             "SELECT params FROM prediction_set_params WHERE league = 'SP1' AND season = '2015-16'"
@@ -350,8 +421,7 @@ def test_set_a_is_the_model_mapped_by_the_stored_curve_of_its_season(built: Slic
     )
     (curve_json,) = built.query(
         "SELECT curve FROM calibration_curves WHERE league = 'E0' AND season = '2015-16' "
-        "AND scope = ?",
-        [store.CALIBRATION_SCOPE],
+        "AND selected"
     )["curve"]
     curve = CalibrationCurve.from_dict(json.loads(curve_json))
     assert (sets["source"] == "stack").all()
@@ -518,8 +588,8 @@ def test_every_partition_has_every_forecast_and_its_own_report(built: Slice) -> 
 
 def test_calibration_metadata_describes_each_partition(built: Slice) -> None:
     curves = built.query(
-        "SELECT league, season, scope, n_samples FROM calibration_curves"
-    ).drop_duplicates(["league", "season", "scope"])
+        "SELECT league, season, scope, n_samples FROM calibration_curves WHERE selected"
+    )
     params = built.query("SELECT league, season, n_train FROM prediction_set_params")
     for result in built.partitioned:
         events = [
@@ -533,8 +603,9 @@ def test_calibration_metadata_describes_each_partition(built: Slice) -> None:
                 continue  # the other league's run
             assert by_key[("prediction_set_params", key)]["n_train"].value == row.n_train
             curve = curves[(curves["league"] == row.league) & (curves["season"] == row.season)]
-            pooled = by_key[("calibration_curves", key)]["pooled/n_samples"].value
-            assert pooled in set(curve["n_samples"])
+            metadata = by_key[("calibration_curves", key)]
+            assert metadata["chosen/n_samples"].value == curve["n_samples"].item()
+            assert metadata["chosen_scope"].value == curve["scope"].item()
 
 
 def test_blend_alpha_sets_the_model_weight_until_there_are_rows_to_fit_it(

@@ -439,8 +439,30 @@ def test_newton_is_bounded_and_refuses_non_finite_values(one_season: pd.DataFram
     with pytest.raises(dc.FitError, match="not positive definite"):
         dc._newton_step(np.full((4, 4), np.nan), np.ones(4))
     start = problem.theta_from(None)
+    stack = dc.ProblemStack.of([problem])
     limited, _, iterations, converged = dc.newton(
-        problem, start, problem.evaluate(start), max_iter=1
+        stack, start[None].copy(), stack.evaluate(start[None]), max_iter=1
     )
-    assert (iterations, converged) == (1, False)
-    assert problem.evaluate(limited).value < problem.evaluate(start).value
+    assert (iterations[0], converged[0]) == (1, False)
+    assert problem.evaluate(limited[0]).value < problem.evaluate(start).value
+
+
+def test_a_stack_of_problems_solves_each_bit_for_bit_as_alone(
+    five_seasons: pd.DataFrame,
+) -> None:
+    """The walk solves a ξ/precision grid as one stack; every fit must equal its lone fit
+    exactly (row-wise numerics), else stored models would not reproduce their predictions."""
+    window = dc.training_window(five_seasons, day_after_last(five_seasons))
+    problems = [
+        window.problem(xi, dc.TeamPrior(precision, -0.1, 0.05))
+        for xi, precision in ((0.0, 5.0), (XI, 2.5), (0.009, 10.0), (XI, 0.0))
+    ]
+    starts = [p.theta_from(None) for p in problems]
+    starts[1][-1] = 0.5  # an infeasible start is reset on its own row only
+    stacked = dc.solve_stack(problems, starts)
+    for problem, start, ours in zip(problems, starts, stacked, strict=True):
+        alone = dc.solve(problem, start)
+        assert ours.converged and ours.version == alone.version
+        np.testing.assert_array_equal(ours.attack, alone.attack)
+        assert ours.log_likelihood == alone.log_likelihood
+    assert len({fit.version for fit in stacked}) == len(problems)

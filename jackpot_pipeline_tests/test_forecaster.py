@@ -59,7 +59,8 @@ def walked(tmp_path_factory: pytest.TempPathFactory) -> Path:
         with connect() as con:
             matches = model_store.load_matches(con, [league], seasons[-1])
             others = model_store.load_scores(con, exclude_league=league)
-        walk = model_store.walk_league(matches, others)
+            precisions = model_store.load_precision_scores(con, exclude_league=league)
+        walk = model_store.walk_league(matches, others, precisions)
         for season in seasons:
             with connect() as con, warehouse.transaction(con):
                 model_store.store_season(con, league, season, walk, matches)

@@ -102,6 +102,13 @@ def test_range_run_metadata_describes_each_partition_only(range_run) -> None:
         assert meta["last_fit/home_advantage"] == pytest.approx(row["home_advantage"], abs=1e-6)
         assert meta["last_fit/converged"] is True
         assert meta["xi"] == pytest.approx(row["xi"])
+        prior = json.loads(row["prior"])  # the season's nested prior choice, as stored
+        (chosen,) = query(
+            path, f"SELECT * FROM prior_selections WHERE league = 'E0' AND season = '{season}'"
+        )[["precision", "newcomer_attack", "newcomer_defence"]].to_numpy()
+        assert meta["prior_precision"] == prior["precision"] == chosen[0]
+        assert meta["newcomer_attack"] == pytest.approx(prior["newcomer_attack"], abs=1e-6)
+        assert prior["newcomer_defence"] == pytest.approx(chosen[2], abs=1e-12)
         assert "| team_id" in meta["ratings"]
     features = metadata_by_partition(result, "team_features", "team_features")
     counts = query(path, "SELECT season, count(*) AS n FROM team_features GROUP BY season")
@@ -184,6 +191,12 @@ def test_models_are_the_refits_that_made_the_predictions(modelled: Path) -> None
         assert math.isclose(scores[f"{row['xi']:g}"], min(scores.values()))
     scores = query(modelled, "SELECT * FROM xi_scores")
     assert scores.groupby("season")["xi"].nunique().min() >= 7
+    priors = query(modelled, "SELECT * FROM prior_selections ORDER BY season")
+    for _, row in priors[priors["n_validation_matches"] > 0].iterrows():
+        scores = json.loads(row["scores"])
+        assert math.isclose(scores[f"{row['precision']:g}"], min(scores.values()))
+    precision_scores = query(modelled, "SELECT * FROM precision_scores")
+    assert precision_scores.groupby("season")["precision"].nunique().min() == 4
 
 
 def test_team_features_cover_both_teams_of_every_match(modelled: Path) -> None:

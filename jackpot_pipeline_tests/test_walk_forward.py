@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jackpot_pipeline.core.dixon_coles import MatchData, predict, to_day
+from jackpot_pipeline.core.dixon_coles import MatchData, TeamPrior, predict, to_day
 from jackpot_pipeline.core.walk_forward import (
+    NO_EVIDENCE_PRIOR,
     NO_EVIDENCE_XI,
     PREDICTION_COLUMNS,
+    SelectedWalk,
     WalkForwardConfig,
     data_version,
     in_force,
@@ -202,3 +204,106 @@ def test_shared_parser_frames_give_the_same_predictions(predictions: pd.DataFram
     assert len(merged) == len(predictions)
     for column in ("p_home", "p_draw", "p_away", "lambda_home"):
         np.testing.assert_allclose(merged[f"{column}_parsed"], merged[column], atol=1e-9)
+
+
+NESTED_SEASONS = ["2020-21", "2021-22", "2022-23", "2023-24"]
+NESTED_CONFIG = WalkForwardConfig(history_seasons=1, min_train_matches=150)
+PRECISIONS = (2.5, 10.0)
+
+
+@pytest.fixture(scope="module")
+def nested_matches() -> pd.DataFrame:
+    return load_real("E1", NESTED_SEASONS)
+
+
+@pytest.fixture(scope="module")
+def nested(nested_matches: pd.DataFrame) -> SelectedWalk:
+    """ξ fixed to the no-evidence 0 (grid of one), so each precision's chain is a plain walk."""
+    return walk_forward_selected(
+        nested_matches, NESTED_CONFIG, (0.0,), precisions=PRECISIONS, validation_seasons=1
+    )
+
+
+def test_prior_precision_is_chosen_by_brute_force_walks_of_earlier_seasons(
+    nested_matches: pd.DataFrame, nested: SelectedWalk
+) -> None:
+    """Each season's precision minimizes the previous season's walk-forward 1X2 log loss,
+    recomputed by walking every precision on its own (``walk_forward`` and ``predict``)."""
+    walks = {
+        p: walk_forward(
+            nested_matches,
+            dataclasses.replace(NESTED_CONFIG, xi=0.0, prior=TeamPrior(p, 0.0, 0.0)),
+        )
+        for p in PRECISIONS
+    }
+    selections = nested.precision_selections
+    assert [s.season for s in selections] == NESTED_SEASONS
+    first = selections[0]
+    assert (first.precision, first.scores) == (NO_EVIDENCE_PRIOR.precision, ())
+    for selection in selections[1:]:
+        (previous,) = selection.validation_seasons
+        assert previous < selection.season
+        brute = {
+            p: log_loss_1x2(frame[frame["season"] == previous], nested_matches).mean()
+            for p, frame in walks.items()
+        }
+        ours = dict(selection.scores)
+        assert set(ours) == set(brute)
+        for p in PRECISIONS:  # scored on one shared grid: equal to predict within 1e-10
+            assert ours[p] == pytest.approx(brute[p], abs=1e-9)
+        assert selection.precision == min(brute, key=brute.get)
+        season_fits = [f for f in nested.fits if f.season == selection.season]
+        assert {f.params.prior.precision for f in season_fits} == {selection.precision}
+
+
+def test_newcomer_centre_is_the_mean_of_earlier_newcomer_ratings(
+    nested_matches: pd.DataFrame, nested: SelectedWalk
+) -> None:
+    """The centre for season S averages, over earlier seasons T, what the last fit of T gave
+    T's newcomers (recomputed from the stored fits); without any, the no-evidence 0."""
+
+    def teams(season: str) -> set[str]:
+        rows = nested_matches[nested_matches["season"] == season]
+        return set(rows["home_team_id"]) | set(rows["away_team_id"])
+
+    records = []
+    for previous, season in itertools.pairwise(NESTED_SEASONS):
+        if previous != NESTED_SEASONS[0]:  # the newcomers of `previous` in its last fit
+            last = [f for f in nested.fits if f.season == previous][-1].params
+            before = NESTED_SEASONS[NESTED_SEASONS.index(previous) - 1]
+            index = [last.teams.index(t) for t in sorted(teams(previous) - teams(before))]
+            defence = last.defence - last.defence.mean()
+            records.append((last.attack[index].mean(), defence[index].mean()))
+        prior = next(f for f in nested.fits if f.season == season).params.prior
+        if records:
+            assert prior.newcomer_attack == pytest.approx(np.mean([a for a, _ in records]))
+            assert prior.newcomer_defence == pytest.approx(np.mean([d for _, d in records]))
+        else:
+            assert (prior.newcomer_attack, prior.newcomer_defence) == (0.0, 0.0)
+    assert len(records) == 2  # two seasons centred on data
+
+
+def test_no_choice_for_a_season_changes_when_that_season_or_later_ones_change(
+    nested_matches: pd.DataFrame,
+) -> None:
+    """Leakage: scrambling the results of the last season moves none of the choices made
+    for any season (each is made before the season is walked) nor any earlier prediction."""
+    grid = (0.002, 0.0065)
+    last = nested_matches["season"] == NESTED_SEASONS[-1]
+    scrambled = nested_matches.assign(
+        home_goals=np.where(last, nested_matches["away_goals"] + 2, nested_matches["home_goals"])
+    )
+    ours, theirs = (
+        walk_forward_selected(
+            frame, NESTED_CONFIG, grid, precisions=PRECISIONS, validation_seasons=1
+        )
+        for frame in (nested_matches, scrambled)
+    )
+    assert ours.selections == theirs.selections
+    assert ours.precision_selections == theirs.precision_selections
+    earlier = ours.predictions["season"] < NESTED_SEASONS[-1]
+    pd.testing.assert_frame_equal(
+        ours.predictions[earlier], theirs.predictions[theirs.predictions["season"] < "2023-24"]
+    )
+    # ...while the scrambled season itself is predicted from the same models but scored worse.
+    assert not ours.scores.equals(theirs.scores)

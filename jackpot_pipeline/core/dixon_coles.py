@@ -16,22 +16,25 @@ Model, per match (λ home and μ away scoring rate, goals per match)::
   pairs (matches aggregated into sufficient statistics), Cholesky solves from scipy.linalg, one
   BLAS thread, warm start from earlier parameters. It converges in 3-5 steps where L-BFGS-B
   needs 20-200 (teams seen only long ago carry tiny weights and make the problem stiff).
+  Problems sharing a training window (the walk-forward's ξ and precision grids) are solved
+  as one :class:`ProblemStack`: one evaluation per Newton step for the whole grid, the
+  Hessian assembled from dense team × team matrices, every number row-wise, so a stacked fit
+  is bit-identical to the same fit alone.
 * ρ stays where every τ is positive at every training pair, i.e.
   max(−1/λ, −1/μ) < ρ < min(1, 1/(λμ)) over the training rates: points outside have value
   +∞ and are refused by the line search, and a log-barrier TAU_BARRIER·Σ log τ over all pairs
   and the four cells keeps the optimum strictly inside (it moves the log-likelihood by < 1e-8).
 * Prior (:class:`TeamPrior`): a Gaussian (ridge) penalty ``precision/2 · Σ (a − m_a)² +
   (d − mean(d) − m_d)²`` on centred attacks a and defences d. Teams *new to the league*
-  (playing in the latest training season but not in the one before) are pulled towards the
-  promoted-team average (m_a = −0.2, m_d = +0.15: promoted teams score ≈ 18 % less and concede
-  ≈ 16 % more than average; full-season fits of the top flights 2013-14..2025-26 give −0.22 and
-  +0.17), the others towards the value that keeps the centre's mean at zero. The walk-forward
-  replaces this centre per league by the newcomers' average seen in its earlier seasons. One
-  match carries ≈ λ ≈ 1.4 units of Fisher information, so precision 5 weighs like 3-4
-  matches: the data dominate after a few matchdays, a team with no result keeps its prior
-  centre, and no rate runs off to 0 or ∞.
-  Precision 5 minimized the walk-forward 1X2 log loss (6 leagues, 2013-14..2024-25) over 1, 2,
-  3, 4, 5, 6, 8 and 12 (tied with 6 within 3e-5; 5 is the weaker of the two).
+  (playing in the latest training season but not in the one before) are pulled towards a
+  newcomer centre (m_a, m_d), the others towards the value that keeps the centre's mean at
+  zero. One match carries ≈ λ ≈ 1.4 units of Fisher information, so precision 5 weighs like
+  3-4 matches: the data dominate after a few matchdays, a team with no result keeps its prior
+  centre, and no rate runs off to 0 or ∞. ``DEFAULT_PRIOR`` (precision 5, centre −0.2/+0.15:
+  promoted teams score ≈ 18 % less and concede ≈ 16 % more than average) is only the default
+  of a stand-alone :func:`fit`; the walk-forward and everything it delivers choose the
+  precision per season and learn the centre per league from earlier seasons only
+  (:mod:`~jackpot_pipeline.core.walk_forward`).
 * A fixture team the fit has never seen is predicted with the promoted-team average
   (``fallback_attack``/``fallback_defence``) and flagged in :class:`MatchPredictions`.
 * Prediction: score grid 0..G per side, G ≥ ``max_goals`` raised until the mass beyond the
@@ -49,7 +52,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 import pandas as pd
@@ -202,7 +205,7 @@ class DixonColesParams:
         """Defence given to a team never seen in training: the promoted-team average."""
         return float(self.defence.mean()) + self.prior.newcomer_defence
 
-    @property
+    @cached_property
     def params_hash(self) -> str:
         """Short SHA-256 of teams, strengths, ρ, home advantage, ξ and as-of date."""
         digest = hashlib.sha256()
@@ -249,7 +252,6 @@ class DixonColesProblem:
     quadratic: np.ndarray
     linear: np.ndarray
     local: np.ndarray
-    hessian_index: np.ndarray
     prior: TeamPrior
     xi: float
     as_of: date
@@ -261,16 +263,17 @@ class DixonColesProblem:
 
     def log_rates(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """log λ and log μ of every pair."""
-        n = self.n_teams
-        local = self.local
-        eta_home = theta[local[:, 0]] + theta[local[:, 1]] + theta[2 * n]
-        eta_away = theta[local[:, 3]] + theta[local[:, 4]]
-        return eta_home, eta_away
+        eta_home, eta_away = self.stack.log_rates(np.asarray(theta)[None])
+        return eta_home[0], eta_away[0]
+
+    @cached_property
+    def stack(self) -> ProblemStack:
+        """This problem alone as a :class:`ProblemStack` (the one evaluation code path)."""
+        return ProblemStack.of([self])
 
     def log_likelihood(self, theta: np.ndarray) -> float:
         """Weighted log-likelihood at θ, prior excluded (−∞ where infeasible)."""
-        kernel = self._kernel(theta)
-        return -np.inf if kernel is None else kernel.log_likelihood
+        return float(self.stack.log_likelihood(np.asarray(theta)[None])[0])
 
     def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Negative log-posterior and its gradient in θ; (+∞, NaN) where infeasible."""
@@ -287,83 +290,16 @@ class DixonColesProblem:
         return point.hessian
 
     def evaluate(self, theta: np.ndarray) -> Evaluation | None:
-        """Value, gradient and Hessian of the negative log-posterior; None if infeasible.
-
-        Pair derivatives in (log λ, log μ, ρ) are scattered onto θ through each pair's six
-        local parameters (``local``): g = Σ_p J_pᵀ g_p, H = Σ_p J_pᵀ H_p J_p.
-        """
-        terms = self._pair_terms(theta)
-        if terms is None:
+        """Value, gradient and Hessian of the negative log-posterior; None if infeasible."""
+        point = self.stack.evaluate(np.asarray(theta, dtype=np.float64)[None])
+        if not point.feasible[0]:
             return None
-        size = len(theta)
-        quad = self.quadratic @ theta
-        value = -terms.log_likelihood - terms.barrier + 0.5 * theta @ quad - self.linear @ theta
-        gradient = np.bincount(self.local.ravel(), terms.first[:, LOCAL_ETA].ravel(), size)
-        gradient[-1] += terms.d_rho_11
-        second = terms.second[:, LOCAL_SECOND].ravel()
-        hessian = np.bincount(self.hessian_index, second, size * size).reshape(size, size)
-        hessian[-1, -1] += terms.d2_rho_11
         return Evaluation(
-            value=float(value),
-            gradient=quad - self.linear - gradient,
-            hessian=self.quadratic - hessian,
-            log_likelihood=terms.log_likelihood,
-        )
-
-    def _kernel(self, theta: np.ndarray) -> _Kernel | None:
-        """Rates, τ and log-likelihood per pair at θ; None if some τ ≤ 0 (θ infeasible)."""
-        rho = theta[-1]
-        eta_home, eta_away = self.log_rates(theta)
-        lam, mu = np.exp(eta_home), np.exp(eta_away)
-        s = np.stack([-lam * mu, lam, mu], axis=1)
-        tau = 1.0 + rho * s
-        if tau.min() <= 0.0 or rho >= 1.0:
-            return None
-        log_tau, log_tau_11 = np.log(tau), np.log1p(-rho)
-        log_likelihood = (
-            self.wx @ eta_home
-            + self.wy @ eta_away
-            - self.w @ (lam + mu)
-            + (self.cells * log_tau).sum()
-            + self.w11 * log_tau_11
-            - self.log_factorials
-        )
-        barrier = TAU_BARRIER * (log_tau.sum() + log_tau_11)
-        return _Kernel(lam, mu, s, tau, float(log_likelihood), float(barrier))
-
-    def _pair_terms(self, theta: np.ndarray) -> _PairTerms | None:
-        """Log-likelihood and its derivatives in (log λ, log μ, ρ) per pair; None if infeasible.
-
-        With τ = 1 + ρs and u = log|s|: ∂log τ/∂u = ρs/τ, ∂/∂ρ = s/τ, ∂²/∂u² = ρs/τ²,
-        ∂²/∂u∂ρ = s/τ², ∂²/∂ρ² = −s²/τ²; u = log λ + log μ (0-0), log λ (0-1), log μ (1-0).
-        """
-        kernel = self._kernel(theta)
-        if kernel is None:
-            return None
-        rho, lam, mu, s, tau = theta[-1], kernel.lam, kernel.mu, kernel.s, kernel.tau
-        q = (self.cells + TAU_BARRIER) * s / tau
-        r = q / tau
-        w11 = self.w11 + TAU_BARRIER
-        q_home, q_away = q[:, 0] + q[:, 1], q[:, 0] + q[:, 2]
-        r_home, r_away = r[:, 0] + r[:, 1], r[:, 0] + r[:, 2]
-        first = np.empty((len(lam), 3))
-        first[:, 0] = self.wx - self.w * lam + rho * q_home
-        first[:, 1] = self.wy - self.w * mu + rho * q_away
-        first[:, 2] = q.sum(axis=1)
-        second = np.empty((len(lam), 6))  # (ηh,ηh), (ηa,ηa), (ηh,ηa), (ηh,ρ), (ηa,ρ), (ρ,ρ)
-        second[:, 0] = rho * r_home - self.w * lam
-        second[:, 1] = rho * r_away - self.w * mu
-        second[:, 2] = rho * r[:, 0]
-        second[:, 3] = r_home
-        second[:, 4] = r_away
-        second[:, 5] = -(r * s).sum(axis=1)
-        return _PairTerms(
-            log_likelihood=kernel.log_likelihood,
-            barrier=kernel.barrier,
-            first=first,
-            d_rho_11=-w11 / (1.0 - rho),
-            d2_rho_11=-w11 / (1.0 - rho) ** 2,
-            second=second,
+            value=float(point.value[0]),
+            gradient=point.gradient[0],
+            hessian=point.hessian[0],
+            log_likelihood=float(point.log_likelihood[0]),
+            feasible=point.feasible[0],
         )
 
     def theta_from(self, params: DixonColesParams | None) -> np.ndarray:
@@ -397,49 +333,282 @@ class DixonColesProblem:
         return np.concatenate([attack, defence, [params.home_advantage, params.rho]])
 
 
-#: Which of (log λ, log μ, ρ) each of a pair's six local parameters enters.
-LOCAL_ETA = np.array([0, 0, 0, 1, 1, 2])
-#: Column of ``_PairTerms.second`` holding each entry of a pair's local 6 × 6 Hessian (flat).
-LOCAL_SECOND = np.array([[0, 2, 3], [2, 1, 4], [3, 4, 5]])[
-    LOCAL_ETA[:, None], LOCAL_ETA[None, :]
-].ravel()
-
-
 @dataclass(frozen=True, eq=False)
 class Evaluation:
-    """Negative log-posterior, its gradient and Hessian at a θ, and the log-likelihood there."""
+    """Negative log-posterior, its gradient and Hessian at θ, and the log-likelihood there.
 
-    value: float
+    Of one problem (scalars, (m,), (m, m)) or of a :class:`ProblemStack` (a leading axis of K);
+    ``feasible`` is False where some τ ≤ 0 (value +∞, the rest meaningless)."""
+
+    value: np.ndarray | float
     gradient: np.ndarray
     hessian: np.ndarray
-    log_likelihood: float
+    log_likelihood: np.ndarray | float
+    feasible: np.ndarray | bool
+
+    def take(self, rows: np.ndarray, other: Evaluation) -> Evaluation:
+        """This evaluation with ``other``'s values on ``rows`` (a boolean mask over K)."""
+        return Evaluation(
+            *(
+                np.where(rows.reshape(-1, *([1] * (np.ndim(mine) - 1))), theirs, mine)
+                for mine, theirs in (
+                    (self.value, other.value),
+                    (self.gradient, other.gradient),
+                    (self.hessian, other.hessian),
+                    (self.log_likelihood, other.log_likelihood),
+                    (self.feasible, other.feasible),
+                )
+            )
+        )
 
 
 @dataclass(frozen=True, eq=False)
 class _Kernel:
-    """Per pair: λ, μ, s = (−λμ, λ, μ) and τ = 1 + ρs (P, 3); log-likelihood and barrier."""
+    """Per problem and pair: λ, μ (K, P), s = (−λμ, λ, μ) and τ = 1 + ρs (3, K, P: cell
+    first, so every cell is one contiguous array); per problem: feasibility, log-likelihood
+    and barrier (K,)."""
 
     lam: np.ndarray
     mu: np.ndarray
     s: np.ndarray
     tau: np.ndarray
-    log_likelihood: float
-    barrier: float
+    feasible: np.ndarray
+    log_likelihood: np.ndarray
+    barrier: np.ndarray
+
+
+#: Per-pair derivative parts whose team row and column sums enter g and H (not ρ's and (ρ,ρ)).
+SUMMED_PARTS = np.array([0, 1, 3, 4, 5, 6, 7])
 
 
 @dataclass(frozen=True, eq=False)
-class _PairTerms:
-    """Per-pair log-likelihood derivatives in (log λ, log μ, ρ): first (P, 3), second (P, 6).
+class ProblemStack:
+    """K problems of one training window (same teams and pairs; ξ and prior may differ),
+    evaluated together: every array gets a leading axis of K, θ is (K, 2n+2).
 
-    The 1-1 cell's τ = 1 − ρ is shared by all pairs: its ρ derivatives are kept apart.
+    Each problem's numbers are computed by row-wise operations only (sums along a row,
+    scatter-adds into the row's own bins, one Cholesky per row), so a problem gets bit for bit
+    the same result alone (K = 1, what :func:`fit` does) or in any stack (the walk-forward's
+    ξ and prior grids): one evaluation per Newton step serves the whole grid.
     """
 
-    log_likelihood: float
-    barrier: float
-    first: np.ndarray
-    d_rho_11: float
-    d2_rho_11: float
-    second: np.ndarray
+    problems: tuple[DixonColesProblem, ...]
+    n_teams: int
+    w: np.ndarray
+    wx: np.ndarray
+    wy: np.ndarray
+    cells: np.ndarray
+    cells_barrier: np.ndarray
+    w11: np.ndarray
+    log_factorials: np.ndarray
+    precision: np.ndarray
+    quadratic: np.ndarray
+    linear: np.ndarray
+    local: np.ndarray
+    pair_flat: np.ndarray
+    pair_flat_transposed: np.ndarray
+    home_teams: np.ndarray
+    home_starts: np.ndarray
+    away_order: np.ndarray
+    away_teams: np.ndarray
+    away_starts: np.ndarray
+
+    @classmethod
+    def of(cls, problems: Sequence[DixonColesProblem]) -> ProblemStack:
+        """Stack problems built from one :class:`TrainingWindow`."""
+        first = problems[0]
+        if any(p.local is not first.local for p in problems):
+            raise ValueError("stacked problems must share one training window")
+        n = first.n_teams
+        cells = np.ascontiguousarray(np.stack([p.cells for p in problems]).transpose(2, 0, 1))
+        # pairs are sorted by (home, away): each home team's pairs are one segment
+        home_teams, home_starts = np.unique(first.pair_home, return_index=True)
+        away_order = np.argsort(first.pair_away, kind="stable")
+        away_teams, away_starts = np.unique(first.pair_away[away_order], return_index=True)
+
+        def stacked(field: str) -> np.ndarray:
+            return np.stack([getattr(p, field) for p in problems])
+
+        return cls(
+            problems=tuple(problems),
+            n_teams=n,
+            w=stacked("w"),
+            wx=stacked("wx"),
+            wy=stacked("wy"),
+            cells=cells,
+            cells_barrier=cells + TAU_BARRIER,
+            w11=np.array([p.w11 for p in problems]),
+            log_factorials=np.array([p.log_factorials for p in problems]),
+            precision=np.array([p.prior.precision for p in problems]),
+            quadratic=stacked("quadratic"),
+            linear=stacked("linear"),
+            local=first.local,
+            pair_flat=first.pair_home * n + first.pair_away,
+            pair_flat_transposed=first.pair_away * n + first.pair_home,
+            home_teams=home_teams,
+            home_starts=home_starts,
+            away_order=away_order,
+            away_teams=away_teams,
+            away_starts=away_starts,
+        )
+
+    def log_rates(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """log λ and log μ of every problem and pair, (K, P) each."""
+        local = self.local
+        eta_home = theta[:, local[:, 0]] + theta[:, local[:, 1]] + theta[:, local[:1, 2]]
+        eta_away = theta[:, local[:, 3]] + theta[:, local[:, 4]]
+        return eta_home, eta_away
+
+    def log_likelihood(self, theta: np.ndarray) -> np.ndarray:
+        """Weighted log-likelihood per problem, prior excluded (−∞ where infeasible)."""
+        kernel = self._kernel(theta)
+        return np.where(kernel.feasible, kernel.log_likelihood, -np.inf)
+
+    def evaluate(self, theta: np.ndarray) -> Evaluation:
+        """Value, gradient and Hessian of each problem's negative log-posterior.
+
+        The pair derivatives in (log λ, log μ, ρ) reach θ through log λ = a_h + d_a + h and
+        log μ = a_a + d_h: written into dense team × team matrices (pair (h, a) at row h,
+        column a, and transposed), each block of g and H is a sum of those matrices, their row
+        sums and their column sums (:meth:`_assemble`).
+        """
+        kernel = self._kernel(theta)
+        pair, d_rho_11, d2_rho_11 = self._pair_terms(theta, kernel)
+        gradient, hessian = self._assemble(pair)
+        gradient[:, -1] += d_rho_11
+        hessian[:, -1, -1] += d2_rho_11
+        n = self.n_teams
+        attack, defence = theta[:, :n], theta[:, n : 2 * n]
+        quad = np.zeros_like(theta)  # Qθ: the prior on centred strengths and the gauge (Σa)²
+        quad[:, :n] = self.precision[:, None] * (attack - attack.mean(axis=1, keepdims=True))
+        quad[:, :n] += attack.sum(axis=1, keepdims=True)
+        quad[:, n : 2 * n] = self.precision[:, None] * (
+            defence - defence.mean(axis=1, keepdims=True)
+        )
+        value = (
+            -kernel.log_likelihood
+            - kernel.barrier
+            + 0.5 * (theta * quad).sum(axis=1)
+            - (self.linear * theta).sum(axis=1)
+        )
+        return Evaluation(
+            value=np.where(kernel.feasible, value, np.inf),
+            gradient=quad - self.linear - gradient,
+            hessian=self.quadratic - hessian,
+            log_likelihood=kernel.log_likelihood,
+            feasible=kernel.feasible,
+        )
+
+    def _assemble(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Log-likelihood gradient and Hessian in θ from per-pair derivatives (9, K, P):
+        first (ηh, ηa, ρ), then second G_A..G_F = (ηh,ηh), (ηa,ηa), (ηh,ηa), (ηh,ρ), (ηa,ρ),
+        (ρ,ρ).
+
+        With M_X the team matrix of X (row h, column a), r_X its row and c_X its column sums:
+        g_a = r_ηh + c_ηa, g_d = c_ηh + r_ηa, g_h = Σηh, g_ρ = Σρ;
+        H_aa = diag(r_A + c_B) + M_C + M_Cᵀ, H_dd = diag(c_A + r_B) + M_C + M_Cᵀ,
+        H_ad = M_A + M_Bᵀ + diag(r_C + c_C), H_ah = r_A + c_C, H_dh = c_A + r_C, H_hh = ΣA,
+        H_aρ = r_D + c_E, H_dρ = c_D + r_E, H_hρ = ΣD, H_ρρ = ΣF. Every sum runs along a
+        contiguous last axis (row and column sums: ``np.add.reduceat`` over the pairs grouped
+        by home, resp. away team), so a row's numbers do not depend on the other rows.
+        """
+        parts, k, _ = values.shape
+        n = self.n_teams
+        summed = values[SUMMED_PARTS]
+        rows, cols = np.zeros((2, parts, k, n))
+        home_sums = np.add.reduceat(summed, self.home_starts, axis=2)
+        away_sums = np.add.reduceat(summed[:, :, self.away_order], self.away_starts, axis=2)
+        rows[SUMMED_PARTS[:, None], :, self.home_teams] = home_sums.transpose(0, 2, 1)
+        cols[SUMMED_PARTS[:, None], :, self.away_teams] = away_sums.transpose(0, 2, 1)
+        total = values.sum(axis=2)
+        matrix = np.zeros((2, 2, k, n * n))
+        matrix[0][:, :, self.pair_flat] = values[[3, 5]]
+        matrix[1][:, :, self.pair_flat_transposed] = values[[4, 5]]
+        (m_a, m_c), (mt_b, mt_c) = matrix.reshape(2, 2, k, n, n)
+        size = 2 * n + 2
+        team, att, dfc = np.arange(n), slice(0, n), slice(n, 2 * n)
+        gradient = np.empty((k, size))
+        gradient[:, att] = rows[0] + cols[1]
+        gradient[:, dfc] = cols[0] + rows[1]
+        gradient[:, 2 * n] = total[0]
+        gradient[:, 2 * n + 1] = total[2]
+        hessian = np.empty((k, size, size))
+        hessian[:, att, att] = m_c + mt_c
+        hessian[:, att, att][:, team, team] += rows[3] + cols[4]
+        hessian[:, dfc, dfc] = m_c + mt_c
+        hessian[:, dfc, dfc][:, team, team] += cols[3] + rows[4]
+        cross = m_a + mt_b
+        cross[:, team, team] += rows[5] + cols[5]
+        hessian[:, att, dfc] = cross
+        hessian[:, dfc, att] = cross.transpose(0, 2, 1)
+        for index, strengths in (
+            (2 * n, (rows[3] + cols[5], cols[3] + rows[5])),
+            (2 * n + 1, (rows[6] + cols[7], cols[6] + rows[7])),
+        ):
+            for block, values_ in zip((att, dfc), strengths, strict=True):
+                hessian[:, index, block] = values_
+                hessian[:, block, index] = values_
+        hessian[:, 2 * n, 2 * n] = total[3]
+        hessian[:, 2 * n, 2 * n + 1] = hessian[:, 2 * n + 1, 2 * n] = total[6]
+        hessian[:, 2 * n + 1, 2 * n + 1] = total[8]
+        return gradient, hessian
+
+    def _kernel(self, theta: np.ndarray) -> _Kernel:
+        """Rates, τ, feasibility (every τ > 0), log-likelihood and barrier per problem;
+        infeasible rows are computed at τ = 1 and flagged."""
+        rho = theta[:, -1:]
+        eta_home, eta_away = self.log_rates(theta)
+        lam, mu = np.exp(eta_home), np.exp(eta_away)
+        s = np.stack([-lam * mu, lam, mu])
+        tau = 1.0 + rho * s
+        lowest = np.minimum(np.minimum(tau[0], tau[1]), tau[2]).min(axis=1)
+        feasible = (lowest > 0.0) & (rho[:, 0] < 1.0)
+        if not feasible.all():
+            tau = np.where(feasible[:, None], tau, 1.0)
+        log_tau, log_tau_11 = np.log(tau), np.log1p(-np.where(feasible, rho[:, 0], 0.0))
+        cells = self.cells
+        per_pair = (
+            self.wx * eta_home
+            + self.wy * eta_away
+            - self.w * (lam + mu)
+            + cells[0] * log_tau[0]
+            + cells[1] * log_tau[1]
+            + cells[2] * log_tau[2]
+        )
+        log_likelihood = per_pair.sum(axis=1) + self.w11 * log_tau_11 - self.log_factorials
+        barrier = TAU_BARRIER * ((log_tau[0] + log_tau[1] + log_tau[2]).sum(axis=1) + log_tau_11)
+        return _Kernel(lam, mu, s, tau, feasible, log_likelihood, barrier)
+
+    def _pair_terms(
+        self, theta: np.ndarray, kernel: _Kernel
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Log-likelihood derivatives in (log λ, log μ, ρ) per pair, (9, K, P): first (ηh, ηa,
+        ρ), then second (ηh,ηh), (ηa,ηa), (ηh,ηa), (ηh,ρ), (ηa,ρ), (ρ,ρ); and the first and
+        second ρ derivative of the 1-1 cell, whose τ = 1 − ρ all pairs share (K,).
+
+        With τ = 1 + ρs and u = log|s|: ∂log τ/∂u = ρs/τ, ∂/∂ρ = s/τ, ∂²/∂u² = ρs/τ²,
+        ∂²/∂u∂ρ = s/τ², ∂²/∂ρ² = −s²/τ²; u = log λ + log μ (0-0), log λ (0-1), log μ (1-0).
+        """
+        rho, lam, mu, s, tau = theta[:, -1:], kernel.lam, kernel.mu, kernel.s, kernel.tau
+        q = s / tau
+        q *= self.cells_barrier
+        r = q / tau
+        q_home, q_away = q[0] + q[1], q[0] + q[2]
+        r_home, r_away = r[0] + r[1], r[0] + r[2]
+        rs = r * s
+        w_lam, w_mu = self.w * lam, self.w * mu
+        out = np.empty((9, *lam.shape))
+        out[0] = self.wx - w_lam + rho * q_home
+        out[1] = self.wy - w_mu + rho * q_away
+        out[2] = q[0] + q[1] + q[2]
+        out[3] = rho * r_home - w_lam
+        out[4] = rho * r_away - w_mu
+        out[5] = rho * r[0]
+        out[6] = r_home
+        out[7] = r_away
+        out[8] = -(rs[0] + rs[1] + rs[2])
+        w11, one_minus_rho = self.w11 + TAU_BARRIER, 1.0 - theta[:, -1]
+        return out, -w11 / one_minus_rho, -w11 / one_minus_rho**2
 
 
 @dataclass(frozen=True, eq=False)
@@ -461,46 +630,59 @@ class TrainingWindow:
     one_one: np.ndarray
     log_factorial: np.ndarray
     local: np.ndarray
-    hessian_index: np.ndarray
     as_of: date
     n_matches: int
 
     def problem(self, xi: float, prior: TeamPrior) -> DixonColesProblem:
         """The objective with weights exp(−ξ·days before as_of) and ``prior``."""
-        weight = np.exp(-xi * self.age)
-        n_pairs = len(self.pair_home)
+        return self.problems([(xi, prior)])[0]
 
-        def per_pair(values: np.ndarray) -> np.ndarray:
-            return np.bincount(self.pair_index, values, n_pairs)
+    def problems(self, grid: Sequence[tuple[float, TeamPrior]]) -> list[DixonColesProblem]:
+        """:meth:`problem` of every (ξ, prior) of ``grid``, the weights of all built at once
+        (row-wise, so each problem is the same as built alone)."""
+        xis = np.array([xi for xi, _ in grid])
+        weight = np.exp(-xis[:, None] * self.age)
+        k, n_pairs = len(grid), len(self.pair_home)
+
+        def per_pair(values: np.ndarray, index: np.ndarray, bins: int) -> np.ndarray:
+            offsets = (index[None, :] + bins * np.arange(k)[:, None]).ravel()
+            return np.bincount(offsets, values.ravel(), k * bins).reshape(k, bins)
 
         low, cell = self.low, self.cell
-        prior_attack = _prior_centre(self.newcomers, prior.newcomer_attack)
-        prior_defence = _prior_centre(self.newcomers, prior.newcomer_defence)
-        quadratic, linear = _quadratic_prior(prior.precision, prior_attack, prior_defence)
-        return DixonColesProblem(
-            teams=self.teams,
-            newcomers=tuple(t for t, new in zip(self.teams, self.newcomers, strict=True) if new),
-            pair_home=self.pair_home,
-            pair_away=self.pair_away,
-            w=per_pair(weight),
-            wx=per_pair(weight * self.x),
-            wy=per_pair(weight * self.y),
-            cells=np.bincount(
-                self.pair_index[low] * 3 + cell[low], weight[low], 3 * n_pairs
-            ).reshape(n_pairs, 3),
-            w11=float(weight @ self.one_one),
-            log_factorials=float(weight @ self.log_factorial),
-            prior_attack=prior_attack,
-            prior_defence=prior_defence,
-            quadratic=quadratic,
-            linear=linear,
-            local=self.local,
-            hessian_index=self.hessian_index,
-            prior=prior,
-            xi=xi,
-            as_of=self.as_of,
-            n_matches=self.n_matches,
-        )
+        w, wx, wy = (per_pair(weight * v, self.pair_index, n_pairs) for v in (1.0, self.x, self.y))
+        cells = per_pair(weight[:, low], self.pair_index[low] * 3 + cell[low], 3 * n_pairs)
+        w11 = (weight * self.one_one).sum(axis=1)
+        log_factorials = (weight * self.log_factorial).sum(axis=1)
+        newcomers = tuple(t for t, new in zip(self.teams, self.newcomers, strict=True) if new)
+        out = []
+        for row, (xi, prior) in enumerate(grid):
+            prior_attack = _prior_centre(self.newcomers, prior.newcomer_attack)
+            prior_defence = _prior_centre(self.newcomers, prior.newcomer_defence)
+            quadratic, linear = _quadratic_prior(prior.precision, prior_attack, prior_defence)
+            out.append(
+                DixonColesProblem(
+                    teams=self.teams,
+                    newcomers=newcomers,
+                    pair_home=self.pair_home,
+                    pair_away=self.pair_away,
+                    w=w[row],
+                    wx=wx[row],
+                    wy=wy[row],
+                    cells=cells[row].reshape(n_pairs, 3),
+                    w11=float(w11[row]),
+                    log_factorials=float(log_factorials[row]),
+                    prior_attack=prior_attack,
+                    prior_defence=prior_defence,
+                    quadratic=quadratic,
+                    linear=linear,
+                    local=self.local,
+                    prior=prior,
+                    xi=xi,
+                    as_of=self.as_of,
+                    n_matches=self.n_matches,
+                )
+            )
+        return out
 
 
 def training_window(
@@ -532,7 +714,6 @@ def training_window(
         ],
         axis=1,
     )
-    size = 2 * n + 2
     return TrainingWindow(
         teams=tuple(data.teams[i] for i in used),
         newcomers=_newcomers(data.season[keep], home, away, n),
@@ -547,7 +728,6 @@ def training_window(
         one_one=(x == 1) & (y == 1),
         log_factorial=gammaln(x + 1.0) + gammaln(y + 1.0),
         local=local,
-        hessian_index=(local[:, :, None] * size + local[:, None, :]).ravel(),
         as_of=pd.Timestamp(as_of).date(),
         n_matches=n_kept,
     )
@@ -637,13 +817,36 @@ def fit(
 
 def solve(problem: DixonColesProblem, theta: np.ndarray) -> DixonColesParams:
     """Minimize the problem from θ (ρ reset to 0, i.e. τ = 1, if θ is infeasible) by Newton."""
-    theta = np.array(theta, dtype=np.float64)
+    return solve_stack([problem], [theta])[0]
+
+
+def solve_stack(
+    problems: Sequence[DixonColesProblem], thetas: Sequence[np.ndarray]
+) -> list[DixonColesParams]:
+    """:func:`solve` of problems of one training window, each from its θ, in one
+    :class:`ProblemStack` (every problem's result is bit for bit its :func:`solve`)."""
+    stack = problems[0].stack if len(problems) == 1 else ProblemStack.of(problems)
+    theta = np.array(np.stack(thetas), dtype=np.float64)
     with single_thread_blas():
-        point = problem.evaluate(theta)
-        if point is None:
-            theta[-1] = 0.0
-            point = problem.evaluate(theta)
-        theta, log_likelihood, iterations, converged = newton(problem, theta, point)
+        point = stack.evaluate(theta)
+        if not point.feasible.all():
+            theta[~point.feasible, -1] = 0.0
+            point = stack.evaluate(theta)
+        theta, log_likelihood, iterations, converged = newton(stack, theta, point)
+    return [
+        _params(problem, theta[k], float(log_likelihood[k]), int(iterations[k]), converged[k])
+        for k, problem in enumerate(problems)
+    ]
+
+
+def _params(
+    problem: DixonColesProblem,
+    theta: np.ndarray,
+    log_likelihood: float,
+    iterations: int,
+    converged: bool,
+) -> DixonColesParams:
+    """The fitted model of ``problem`` at its optimum θ."""
     n = problem.n_teams
     shift = theta[:n].mean()  # ≈ 0 already (gauge); moving it to defence leaves λ, μ unchanged
     return DixonColesParams(
@@ -656,7 +859,7 @@ def solve(problem: DixonColesProblem, theta: np.ndarray) -> DixonColesParams:
         as_of=problem.as_of,
         n_matches=problem.n_matches,
         log_likelihood=log_likelihood,
-        converged=converged,
+        converged=bool(converged),
         iterations=iterations,
         prior=problem.prior,
         newcomers=problem.newcomers,
@@ -664,53 +867,95 @@ def solve(problem: DixonColesProblem, theta: np.ndarray) -> DixonColesParams:
 
 
 def newton(
-    problem: DixonColesProblem,
+    stack: ProblemStack,
     theta: np.ndarray,
     point: Evaluation,
     max_iter: int = NEWTON_MAX_ITER,
-) -> tuple[np.ndarray, float, int, bool]:
-    """Damped Newton from a feasible θ evaluated at ``point``.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Damped Newton from feasible θ (K, m) evaluated at ``point``, every row on its own.
 
-    Returns (θ, its log-likelihood, iterations, converged). Step p solves (H + δI)·p = g by
-    Cholesky, δ raised from 0 until H + δI is positive definite. Armijo backtracking also
-    rejects infeasible points, so every iterate keeps all τ > 0. Once the Newton decrement gᵀp
-    (twice the predicted gain) is below NEWTON_TOL·(1 + |value|), the step is the last: Newton
-    converges quadratically, so the relative gain left after it (< 1e-13) is rounding noise;
-    it is taken whenever feasible. A line search that cannot make progress, or ``max_iter``
-    iterations, stop with converged False; a non-finite value, gradient or Hessian raises
-    :class:`FitError` (never a silent wrong number, never an endless loop).
+    Returns per row (θ, its log-likelihood, iterations, converged). Step p solves
+    (H + δI)·p = g by Cholesky, δ raised from 0 until H + δI is positive definite. Armijo
+    backtracking also rejects infeasible points, so every iterate keeps all τ > 0. Once the
+    Newton decrement gᵀp (twice the predicted gain) is below NEWTON_TOL·(1 + |value|), the step
+    is the last: Newton converges quadratically, so the relative gain left after it (< 1e-13)
+    is rounding noise; it is taken whenever feasible. A line search that cannot make progress,
+    or ``max_iter`` iterations, stop a row with converged False; a non-finite value, gradient
+    or Hessian raises :class:`FitError` (never a silent wrong number, never an endless loop).
+    Rows that are done keep their θ (their step is 0) while the others go on.
     """
+    k = len(theta)
+    done, converged = np.zeros(k, dtype=bool), np.zeros(k, dtype=bool)
+    iterations = np.full(k, max_iter)
+    log_likelihood = np.asarray(point.log_likelihood, dtype=np.float64).copy()
     for iteration in range(1, max_iter + 1):
-        _check_finite(point, iteration)
-        step = _newton_step(point.hessian, point.gradient)
-        decrement = point.gradient @ step
-        if decrement <= NEWTON_TOL * (1.0 + abs(point.value)):
-            final = problem.log_likelihood(theta - step)
-            if final > -np.inf:
-                return theta - step, final, iteration, True
-        length = 1.0
-        while True:
-            trial = theta - length * step
-            candidate = problem.evaluate(trial)
-            if candidate is not None and (
-                candidate.value <= point.value - ARMIJO * length * decrement
-            ):
-                break
-            length *= 0.5
-            if length < MIN_STEP:
-                return theta, point.log_likelihood, iteration, False
-        theta, point = trial, candidate
-    return theta, point.log_likelihood, max_iter, False
+        active = np.flatnonzero(~done)
+        _check_finite(point, iteration, active)
+        step = np.zeros_like(theta)
+        for row in active:
+            step[row] = _newton_step(point.hessian[row], point.gradient[row])
+        decrement = (point.gradient * step).sum(axis=1)
+        last = ~done & (decrement <= NEWTON_TOL * (1.0 + np.abs(point.value)))
+        if last.any():
+            final = stack.log_likelihood(theta - step)
+            last &= final > -np.inf
+            theta[last] -= step[last]
+            log_likelihood[last], iterations[last] = final[last], iteration
+            converged |= last
+            done |= last
+        step[done] = 0.0
+        searching = ~done
+        if not searching.any():
+            break
+        theta, point, stuck = _line_search(stack, theta, point, step, decrement, searching)
+        log_likelihood[stuck], iterations[stuck] = point.log_likelihood[stuck], iteration
+        done |= stuck
+        if done.all():
+            break
+    else:
+        log_likelihood[~done] = point.log_likelihood[~done]
+    return theta, log_likelihood, iterations, converged
 
 
-def _check_finite(point: Evaluation, iteration: int) -> None:
-    """Raise :class:`FitError` unless the value, gradient and Hessian are all finite."""
+def _line_search(
+    stack: ProblemStack,
+    theta: np.ndarray,
+    point: Evaluation,
+    step: np.ndarray,
+    decrement: np.ndarray,
+    searching: np.ndarray,
+) -> tuple[np.ndarray, Evaluation, np.ndarray]:
+    """Armijo backtracking of every ``searching`` row from ``point`` along −``step``: the
+    first length 1, ½, ¼, … with value ≤ value − ARMIJO·length·decrement. Returns the new θ
+    and evaluation (unchanged rows where no length above MIN_STEP qualifies) and those
+    ``stuck`` rows."""
+    length = np.ones(len(theta))
+    pending, stuck = searching.copy(), np.zeros(len(theta), dtype=bool)
+    theta = theta.copy()
+    while pending.any():
+        trial = theta - length[:, None] * step
+        candidate = stack.evaluate(trial)
+        accept = pending & (candidate.value <= point.value - ARMIJO * length * decrement)
+        theta[accept] = trial[accept]
+        # every row accepted at once: those not searching have step 0, so the candidate
+        # holds their own evaluation again
+        point = candidate if (accept == searching).all() else point.take(accept, candidate)
+        pending &= ~accept
+        length[pending] *= 0.5
+        stuck |= pending & (length < MIN_STEP)
+        pending &= ~stuck
+    return theta, point, stuck
+
+
+def _check_finite(point: Evaluation, iteration: int, rows: np.ndarray) -> None:
+    """Raise :class:`FitError` unless the value, gradient and Hessian of ``rows`` are all
+    finite."""
     for name, values in (
         ("value", point.value),
         ("gradient", point.gradient),
         ("Hessian", point.hessian),
     ):
-        if not np.all(np.isfinite(values)):
+        if not np.isfinite(values[rows]).all():
             raise FitError(f"Dixon-Coles Newton iteration {iteration}: non-finite {name}")
 
 
@@ -720,13 +965,18 @@ def _newton_step(hessian: np.ndarray, gradient: np.ndarray) -> np.ndarray:
 
     LAPACK Cholesky (dpotrf/dpotrs through scipy.linalg.lapack: no wrapper overhead).
     """
+    factor, info = dpotrf(hessian, clean=False)
+    if info == 0:
+        step = dpotrs(factor, gradient)[0]
+        if np.isfinite(step).all():
+            return step
     scale = max(float(np.abs(np.diag(hessian)).max()), 1.0)
-    damping = 0.0
+    damping = 1e-8 * scale
     while damping <= MAX_DAMPING * scale:
         factor, info = dpotrf(hessian + damping * np.eye(len(gradient)), clean=False)
         if info == 0:
             return dpotrs(factor, gradient)[0]
-        damping = 1e-8 * scale if damping == 0.0 else 10.0 * damping
+        damping *= 10.0
     raise FitError(f"Hessian not positive definite even with damping {damping:.3g}")
 
 
@@ -854,7 +1104,9 @@ def grid_size(
     return goals
 
 
-def score_grid(lam: np.ndarray, mu: np.ndarray, rho: float, max_goals: int) -> np.ndarray:
+def score_grid(
+    lam: np.ndarray, mu: np.ndarray, rho: float | np.ndarray, max_goals: int
+) -> np.ndarray:
     """Dixon-Coles grids P(x, y), x, y = 0..max_goals, shape (n, G+1, G+1).
 
     τ is clipped at 0 for a fixture whose rates lie outside the fit's ρ region, so no cell is
@@ -869,7 +1121,7 @@ def score_grid(lam: np.ndarray, mu: np.ndarray, rho: float, max_goals: int) -> n
     grid[:, 0, 0] *= np.maximum(1.0 - lam * mu * rho, 0.0)
     grid[:, 0, 1] *= np.maximum(1.0 + lam * rho, 0.0)
     grid[:, 1, 0] *= np.maximum(1.0 + mu * rho, 0.0)
-    grid[:, 1, 1] *= max(1.0 - rho, 0.0)
+    grid[:, 1, 1] *= np.maximum(1.0 - rho, 0.0)
     mass = home.sum(axis=1) * away.sum(axis=1)
     total = grid.sum(axis=(1, 2))
     clipped = (1.0 - lam * mu * rho < 0) | (1.0 + lam * rho < 0) | (1.0 + mu * rho < 0)
@@ -888,18 +1140,8 @@ def predict(
     """Score grids and market probabilities for fixtures (vectorized); the grid bound G is
     set by the model's highest possible rate, so a fixture's numbers do not depend on the
     batch it is predicted in."""
-    index = {team: i for i, team in enumerate(params.teams)}
-    home_idx = np.array([index.get(t, -1) for t in home_team_ids], dtype=np.int64)
-    away_idx = np.array([index.get(t, -1) for t in away_team_ids], dtype=np.int64)
-    if len(home_idx) != len(away_idx):
-        raise ValueError("home and away team lists differ in length")
-    attack = np.append(params.attack, params.fallback_attack)
-    defence = np.append(params.defence, params.fallback_defence)
-    lam = np.exp(attack[home_idx] + defence[away_idx] + params.home_advantage)
-    mu = np.exp(attack[away_idx] + defence[home_idx])
-    # The grid size depends on the model only (its highest possible rate), never on which
-    # other fixtures are predicted with it: a fixture gets the same numbers alone or in a batch.
-    highest = np.exp(attack.max() + defence.max() + max(params.home_advantage, 0.0))
+    home_idx, away_idx = _team_indices(params.teams, home_team_ids, away_team_ids)
+    lam, mu, highest = _rates(params, home_idx, away_idx)
     goals = grid_size(highest, max_goals, tail_tol)
     tail_home, tail_away = pdtrc(goals, lam), pdtrc(goals, mu)
     return MatchPredictions(
@@ -912,3 +1154,57 @@ def predict(
         home_fallback=_frozen(home_idx < 0, bool),
         away_fallback=_frozen(away_idx < 0, bool),
     )
+
+
+def _team_indices(
+    teams: Sequence[str], home_team_ids: Sequence[str], away_team_ids: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fixtures' team indices in a model's ``teams`` (−1: never seen)."""
+    index = {team: i for i, team in enumerate(teams)}
+    home_idx = np.array([index.get(t, -1) for t in home_team_ids], dtype=np.int64)
+    away_idx = np.array([index.get(t, -1) for t in away_team_ids], dtype=np.int64)
+    if len(home_idx) != len(away_idx):
+        raise ValueError("home and away team lists differ in length")
+    return home_idx, away_idx
+
+
+def _rates(
+    params: DixonColesParams, home_idx: np.ndarray, away_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """λ and μ of fixtures (team indices −1: the promoted-team fallback) and the model's
+    highest possible rate."""
+    attack = np.append(params.attack, params.fallback_attack)
+    defence = np.append(params.defence, params.fallback_defence)
+    lam = np.exp(attack[home_idx] + defence[away_idx] + params.home_advantage)
+    mu = np.exp(attack[away_idx] + defence[home_idx])
+    # The grid size depends on the model only (its highest possible rate), never on which
+    # other fixtures are predicted with it: a fixture gets the same numbers alone or in a batch.
+    highest = float(np.exp(attack.max() + defence.max() + max(params.home_advantage, 0.0)))
+    return lam, mu, highest
+
+
+def outcome_probabilities(
+    models: Sequence[DixonColesParams],
+    home_team_ids: Sequence[str],
+    away_team_ids: Sequence[str],
+    *,
+    max_goals: int = DEFAULTS.max_goals,
+    tail_tol: float = GRID_TAIL_TOL,
+) -> np.ndarray:
+    """1X2 (P(x > y), P(x = y), P(x < y)) of fixtures under each model, shape (K, n, 3), in
+    one vectorized pass on one grid (the largest any model needs): equal to
+    :func:`predict`'s within ``tail_tol``. For scoring a grid of walks; :func:`predict` is
+    what a delivered forecast uses."""
+    indices: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+    for model in models:  # a grid of walks shares its teams: index them once
+        if model.teams not in indices:
+            indices[model.teams] = _team_indices(model.teams, home_team_ids, away_team_ids)
+    rates = [_rates(model, *indices[model.teams]) for model in models]
+    lam = np.concatenate([r[0] for r in rates])
+    mu = np.concatenate([r[1] for r in rates])
+    rho = np.repeat([model.rho for model in models], len(home_team_ids))
+    goals = grid_size(max(r[2] for r in rates), max_goals, tail_tol)
+    grid = score_grid(lam, mu, rho, goals)
+    margin = np.subtract.outer(np.arange(goals + 1), np.arange(goals + 1))
+    sums = [(grid * mask).sum(axis=(1, 2)) for mask in (margin > 0, margin == 0, margin < 0)]
+    return np.stack(sums, axis=1).reshape(len(models), len(home_team_ids), 3)

@@ -3,9 +3,12 @@
 Tables (DDL in :mod:`services.schema`; each (league, season) is replaced in one transaction):
 
 ``calibration_curves``
-    One row per partition league × season the curve is *applied to* and per training scope:
-    ``scope`` = "pooled" (every league's out-of-sample rows) or the league code (its own rows).
-    Both scopes are stored; ``selected`` marks the one validation chose (``CALIBRATION_SCOPE``).
+    One row per partition league × season the curve is *applied to* and per candidate:
+    ``scope`` = "pooled" (every league's out-of-sample rows) or the league code (its own rows),
+    "|last3" appended when trained on the last 3 earlier seasons only. Every candidate is
+    stored; ``selected`` marks the one chosen from the league's earlier seasons (lowest
+    ``selection_log_loss``: out-of-sample 1X2 log loss of that candidate's curves on them;
+    NULL and ``CALIBRATION_SCOPE`` chosen where there is no earlier season).
     ``trained_on_start``/``trained_on_end`` bound the training window (all of it strictly
     before the season), ``curve`` is ``CalibrationCurve.to_dict()`` as JSON, ``breakpoints``
     the isotonic maps per outcome and ``bins`` the reliability (mean predicted, observed
@@ -26,10 +29,11 @@ Tables (DDL in :mod:`services.schema`; each (league, season) is replaced in one 
     (``A|calibration=league``, ``B|pooling=linear``, …) used to justify the choices below.
 
 The design (numbers in ``benchmarks/validation.py`` and the pooled report): calibration
-curves fitted on every league's earlier out-of-sample rows (``CALIBRATION_SCOPE``),
-prediction-set parameters fitted on every league's earlier rows (``PARAMS_SCOPE``); the
-pooling of model and market is chosen per season from earlier seasons
-(``validation.season_params``), ``POOLING`` only while there is too little history.
+scope and window chosen per league and season from earlier seasons (``validation.
+choose_curve``; ``CALIBRATION_SCOPE`` without evidence), prediction-set parameters fitted on
+every league's earlier rows (``PARAMS_SCOPE``); the pooling of model and market is chosen per
+season from earlier seasons (``validation.season_params``), ``POOLING`` only while there is too
+little history.
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ from jackpot_pipeline.core.prediction_sets import MEMBER_NAMES, Pooling, SetPara
 from jackpot_pipeline.services import warehouse
 from jackpot_pipeline.settings import Settings
 
-#: Training scope of the calibration curves that are applied: every league's earlier rows.
+#: Calibration curve applied where no earlier season can choose one: pooled over every league's
+#: earlier rows (all of them).
 CALIBRATION_SCOPE = POOLED
 #: Training scope of the prediction-set parameters: every league's earlier rows.
 PARAMS_SCOPE = POOLED
@@ -180,15 +185,11 @@ def store_curves(
     return warehouse.replace_rows(con, "calibration_curves", _where(league, season), frame)
 
 
-def load_curves(
-    con: duckdb.DuckDBPyConnection, league: str, scope: str = CALIBRATION_SCOPE
-) -> dict[str, CalibrationCurve]:
-    """The stored curves applied to ``league``, keyed by season, for one training scope
-    (``scope`` = "pooled" or "league": the league's own)."""
-    stored_scope = league if scope == "league" else scope
+def load_curves(con: duckdb.DuckDBPyConnection, league: str) -> dict[str, CalibrationCurve]:
+    """The selected stored curve applied to each season of ``league``, keyed by season."""
     rows = con.execute(
-        "SELECT season, curve FROM calibration_curves WHERE league = ? AND scope = ?",
-        [league, stored_scope],
+        "SELECT season, curve FROM calibration_curves WHERE league = ? AND selected",
+        [league],
     ).fetchall()
     return {season: CalibrationCurve.from_dict(json.loads(curve)) for season, curve in rows}
 
@@ -197,11 +198,18 @@ def load_calibration(
     con: duckdb.DuckDBPyConnection, league: str, before: date
 ) -> CalibrationCurve | None:
     """The curve to apply to a fixture of ``league`` kicking off on ``before``: the latest
-    stored curve of the chosen scope whose training window ended before that day (None if
-    there is none, e.g. before any curve was fitted, or no table yet).
-
-    Pooled curves are fitted on every league's rows, so when ``league`` has none of its own
-    (a partition without data) the latest pooled curve stored for any league is used."""
+    selected curve of the league whose training window ended before that day; for a league
+    without one (no partition of its own), the latest ``CALIBRATION_SCOPE`` curve of any
+    league (pooled: the same for every league). None if there is none (or no table yet)."""
+    if not warehouse.table_exists(con, "calibration_curves"):
+        return None
+    row = con.execute(
+        "SELECT curve FROM calibration_curves WHERE league = ? AND selected "
+        "AND trained_on_end < ? ORDER BY trained_on_end DESC, season DESC LIMIT 1",
+        [league, before],
+    ).fetchone()
+    if row is not None:
+        return CalibrationCurve.from_dict(json.loads(row[0]))
     stored = _latest_json(con, "calibration_curves", "curve", CALIBRATION_SCOPE, league, before)
     return None if stored is None else CalibrationCurve.from_dict(stored)
 

@@ -231,6 +231,7 @@ def explain_match(
         "training_since": fit.get("training_since"),
         "data_version": fit.get("data_version"),
         "xi_source": None,
+        "prior": json.loads(fit["prior"]) if fit.get("prior") else None,
         **{f"dc_prob_{o}": oos[f"p_{o}"] for o in OUTCOMES},
     }
     sets = _all(
@@ -244,8 +245,9 @@ def explain_match(
     )
     curve = _one(
         con,
-        "SELECT scope, trained_on_start, trained_on_end, n_samples, is_identity "
-        "FROM calibration_curves WHERE league = ? AND season = ? AND selected",
+        "SELECT scope, trained_on_start, trained_on_end, n_samples, is_identity, "
+        "selection_log_loss FROM calibration_curves WHERE league = ? AND season = ? "
+        "AND selected",
         [match["league"], match["season"]],
     )
     params = _one(
@@ -336,6 +338,7 @@ def _model_part(row: dict[str, Any], model_id: str, params_version: str | None) 
         "n_train_matches": row.get("n_train_matches"),
         "xi": row.get("xi"),
         "xi_source": row.get("xi_source"),
+        "prior": row.get("prior"),
         "rho": rho,
         "home_advantage": home_adv,
         "home": {"attack": row.get("home_attack"), "defence": row.get("home_defence")},

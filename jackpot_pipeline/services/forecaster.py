@@ -51,6 +51,7 @@ from jackpot_pipeline.core.walk_forward import (
     data_version,
     in_force,
     next_fit,
+    select_precision,
     select_xi,
 )
 from jackpot_pipeline.services import members, model_store
@@ -69,12 +70,16 @@ class NoHistory(LookupError):
 
 @dataclass(frozen=True, eq=False)
 class LeagueWalk:
-    """A league's walk-forward state: its fits (as-of order), grid scores and ξ choices."""
+    """A league's walk-forward state: its fits (as-of order), grid scores and ξ and prior
+    precision choices."""
 
     fits: tuple[BlockFit, ...]
     scores: pd.DataFrame
     xi_by_season: dict[str, float]
     other_scores: pd.DataFrame
+    precision_scores: pd.DataFrame
+    precision_by_season: dict[str, float]
+    other_precision_scores: pd.DataFrame
 
 
 def league_matches(con: duckdb.DuckDBPyConnection, league: str, before: date) -> pd.DataFrame:
@@ -91,15 +96,36 @@ def league_matches(con: duckdb.DuckDBPyConnection, league: str, before: date) ->
 def league_walk(con: duckdb.DuckDBPyConnection, league: str, matches: pd.DataFrame) -> LeagueWalk:
     """The stored walk of ``league``, or (none stored) its walk in memory on ``matches``."""
     others = model_store.load_scores(con, exclude_league=league)
+    other_precisions = model_store.load_precision_scores(con, exclude_league=league)
     fits = model_store.load_fits(con, league)
     if fits:
         stored = con.execute(
             "SELECT season, xi FROM xi_selections WHERE league = ?", [league]
         ).fetchall()
+        precisions = con.execute(
+            "SELECT season, precision FROM prior_selections WHERE league = ?", [league]
+        ).fetchall()
         scores = model_store.load_scores(con).query("league == @league")
-        return LeagueWalk(tuple(fits), scores, dict(stored), others)
-    walk = memory_walk(matches, others)
-    return LeagueWalk(walk.fits, walk.scores, {s.season: s.xi for s in walk.selections}, others)
+        precision_scores = model_store.load_precision_scores(con).query("league == @league")
+        return LeagueWalk(
+            tuple(fits),
+            scores,
+            dict(stored),
+            others,
+            precision_scores,
+            dict(precisions),
+            other_precisions,
+        )
+    walk = memory_walk(matches, others, other_precisions)
+    return LeagueWalk(
+        walk.fits,
+        walk.scores,
+        {s.season: s.xi for s in walk.selections},
+        others,
+        walk.precision_scores,
+        {s.season: s.precision for s in walk.precision_selections},
+        other_precisions,
+    )
 
 
 #: In-memory walks by their inputs' digest (the walk is deterministic in them).
@@ -107,16 +133,18 @@ _WALKS: dict[str, SelectedWalk] = {}
 MAX_CACHED_WALKS = 16
 
 
-def memory_walk(matches: pd.DataFrame, others: pd.DataFrame) -> SelectedWalk:
+def memory_walk(
+    matches: pd.DataFrame, others: pd.DataFrame, other_precisions: pd.DataFrame
+) -> SelectedWalk:
     """``model_store.walk_league`` on ``matches``, remembered per process by input digest."""
     data = MatchData.from_frame(matches)
-    key = data_version(data, int(data.day.min()), int(data.day.max()) + 1) + str(
-        pd.util.hash_pandas_object(others, index=False).sum()
-    )
+    key = data_version(data, int(data.day.min()), int(data.day.max()) + 1)
+    for frame in (others, other_precisions):
+        key += str(pd.util.hash_pandas_object(frame, index=False).sum())
     if key not in _WALKS:
         if len(_WALKS) >= MAX_CACHED_WALKS:
             _WALKS.pop(next(iter(_WALKS)))
-        _WALKS[key] = model_store.walk_league(matches, others)
+        _WALKS[key] = model_store.walk_league(matches, others, other_precisions)
     return _WALKS[key]
 
 
@@ -138,8 +166,14 @@ def model_at(walk: LeagueWalk, matches: pd.DataFrame, day: date, kickoff: date) 
     xi = walk.xi_by_season.get(season)
     if xi is None:
         xi = select_xi(walk.scores, season, other_scores=walk.other_scores).xi
+    precision = walk.precision_by_season.get(season)
+    if precision is None:
+        precision = select_precision(
+            walk.precision_scores, season, other_scores=walk.other_precision_scores
+        ).precision
     data = MatchData.from_frame(matches)
-    return next_fit(data, last, to_day(kickoff), season, xi, model_store.WALK_CONFIG)
+    config = model_store.WALK_CONFIG
+    return next_fit(data, last, to_day(kickoff), season, xi, config, precision)
 
 
 def models_for(

@@ -4,10 +4,12 @@ Tables: ``team_features`` (one row per team and match), ``models`` + ``model_tea
 (every walk-forward refit that predicted a block: version, training window, ξ, ρ, home
 advantage, prior with its newcomer offsets, log-likelihood, convergence and input data
 version; ``kind`` = ``block <as-of date>``), ``xi_selections`` (ξ chosen per league and season
-with the grid's scores), ``xi_scores`` (every grid ξ's walk-forward log loss per season) and
-``oos_predictions`` (walk-forward out-of-sample 1X2 per match; ``model_version`` is the
-``models.model_id`` that made it). Each (league, season) is replaced in one transaction, so
-re-running a partition leaves the tables identical.
+with the grid's scores), ``xi_scores`` (every grid ξ's walk-forward log loss per season),
+``prior_selections`` (team-prior precision chosen per league and season with the grid's scores,
+and the newcomer centre the season's fits used), ``precision_scores`` (every grid precision's
+walk-forward log loss per season) and ``oos_predictions`` (walk-forward out-of-sample 1X2
+per match; ``model_version`` is the ``models.model_id`` that made it). Each (league, season)
+is replaced in one transaction, so re-running a partition leaves the tables identical.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ import pandas as pd
 
 from jackpot_pipeline.core.dixon_coles import MODEL_VERSION, DixonColesParams, TeamPrior
 from jackpot_pipeline.core.walk_forward import (
+    PRECISION_SCORE_COLUMNS,
     SCORE_COLUMNS,
     BlockFit,
+    PrecisionSelection,
     SelectedWalk,
     WalkForwardConfig,
     XiSelection,
@@ -68,7 +72,8 @@ def store_features(
 
 BLOCK_KIND = "block"
 #: The walk-forward configuration of the pipeline (defaults: 3 seasons of history, weekly
-#: refits, 60 matches before the first prediction, the default team prior).
+#: refits, 60 matches before the first prediction, the no-evidence team prior; precision and
+#: newcomer centre are chosen per season inside the walk).
 WALK_CONFIG = WalkForwardConfig()
 
 
@@ -199,11 +204,50 @@ def selection_frame(selection: XiSelection, league: str) -> pd.DataFrame:
     )
 
 
+def prior_frame(
+    selection: PrecisionSelection, blocks: Sequence[BlockFit], league: str
+) -> pd.DataFrame:
+    """The ``prior_selections`` row of one season: the precision choice and the newcomer
+    centre of the season's fits (from ``newcomer_seasons`` seasons of newcomer offsets)."""
+    prior, offsets = blocks[0].params.prior, blocks[0].offsets
+    return pd.DataFrame(
+        [
+            {
+                "league": league,
+                "season": selection.season,
+                "precision": selection.precision,
+                "newcomer_attack": prior.newcomer_attack,
+                "newcomer_defence": prior.newcomer_defence,
+                "newcomer_seasons": len(offsets),
+                "validation_seasons": ",".join(selection.validation_seasons),
+                "n_validation_matches": selection.n_validation_matches,
+                "scores": json.dumps({f"{p:g}": round(score, 6) for p, score in selection.scores}),
+            }
+        ]
+    )
+
+
 def load_scores(con: duckdb.DuckDBPyConnection, exclude_league: str | None = None) -> pd.DataFrame:
     """Stored ``xi_scores`` rows (every league's, or all but ``exclude_league``)."""
+    return _scores(con, "xi_scores", SCORE_COLUMNS, exclude_league)
+
+
+def load_precision_scores(
+    con: duckdb.DuckDBPyConnection, exclude_league: str | None = None
+) -> pd.DataFrame:
+    """Stored ``precision_scores`` rows (every league's, or all but ``exclude_league``)."""
+    return _scores(con, "precision_scores", PRECISION_SCORE_COLUMNS, exclude_league)
+
+
+def _scores(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[str],
+    exclude_league: str | None,
+) -> pd.DataFrame:
     return con.execute(
-        f"SELECT {', '.join(SCORE_COLUMNS)} FROM xi_scores WHERE league IS DISTINCT FROM ? "
-        "ORDER BY league, season, xi",
+        f"SELECT {', '.join(columns)} FROM {table} WHERE league IS DISTINCT FROM ? "
+        f"ORDER BY league, season, {columns[2]}",
         [exclude_league],
     ).df()
 
@@ -224,21 +268,44 @@ def store_season(
     replace_partition(
         con, "xi_scores", league, season, walk.scores[walk.scores["season"] == season]
     )
+    replace_partition(
+        con,
+        "precision_scores",
+        league,
+        season,
+        walk.precision_scores[walk.precision_scores["season"] == season],
+    )
     selection = next((s for s in walk.selections if s.season == season), None)
     if selection is not None:
         replace_partition(con, "xi_selections", league, season, selection_frame(selection, league))
+    precision = next((s for s in walk.precision_selections if s.season == season), None)
+    if precision is not None and blocks:
+        replace_partition(
+            con, "prior_selections", league, season, prior_frame(precision, blocks, league)
+        )
     log_loss = log_loss_1x2(predictions, matches).mean() if len(predictions) else None
     return {
         "league": league,
         "season": season,
         "xi": None if selection is None else selection.xi,
+        "precision": None if precision is None else precision.precision,
         "predicted": len(predictions),
         "models": n_models,
         "log_loss": None if log_loss is None else round(float(log_loss), 4),
     }
 
 
-def walk_league(matches: pd.DataFrame, other_scores: pd.DataFrame | None = None) -> SelectedWalk:
-    """The league's walk-forward with ξ selected per season (the one configuration used by
-    the modelling asset and the forecaster)."""
-    return walk_forward_selected(matches, WALK_CONFIG, other_scores=other_scores)
+def walk_league(
+    matches: pd.DataFrame,
+    other_scores: pd.DataFrame | None = None,
+    other_precision_scores: pd.DataFrame | None = None,
+) -> SelectedWalk:
+    """The league's walk-forward with ξ and prior precision selected per season (the one
+    configuration used by the modelling asset and the forecaster); ``other_*``: the other
+    leagues' stored scores, which a league's first season borrows its choices from."""
+    return walk_forward_selected(
+        matches,
+        WALK_CONFIG,
+        other_scores=other_scores,
+        other_precision_scores=other_precision_scores,
+    )

@@ -618,6 +618,30 @@ CREATE TABLE IF NOT EXISTS stacked_predictions (
 ALTER TABLE jackpot_fixtures ADD COLUMN IF NOT EXISTS members VARCHAR;
 """
 
+NESTED_PRIOR_SQL = """
+CREATE TABLE IF NOT EXISTS prior_selections (
+    league VARCHAR NOT NULL,
+    season VARCHAR NOT NULL,
+    precision DOUBLE NOT NULL,
+    newcomer_attack DOUBLE NOT NULL,
+    newcomer_defence DOUBLE NOT NULL,
+    newcomer_seasons INTEGER NOT NULL,
+    validation_seasons VARCHAR NOT NULL,
+    n_validation_matches INTEGER NOT NULL,
+    scores VARCHAR NOT NULL,
+    PRIMARY KEY (league, season)
+);
+CREATE TABLE IF NOT EXISTS precision_scores (
+    league VARCHAR NOT NULL,
+    season VARCHAR NOT NULL,
+    precision DOUBLE NOT NULL,
+    n INTEGER NOT NULL,
+    log_loss DOUBLE NOT NULL,
+    PRIMARY KEY (league, season, precision)
+);
+ALTER TABLE calibration_curves ADD COLUMN selection_log_loss DOUBLE;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: normalized, model, calibration and jackpot tables", BASELINE_SQL),
     Migration(2, "jackpot_fixtures.name_matches: fuzzy-resolved team names", NAME_MATCHES_SQL),
@@ -631,6 +655,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "decision time: prediction_sets market input, xi_scores", DECISION_TIME_SQL),
     Migration(6, "stage fingerprints for incremental reruns", STAGE_FINGERPRINTS_SQL),
     Migration(7, "stacked members: member forecasts, stack choices, set A input", MEMBERS_SQL),
+    Migration(
+        8,
+        "nested choices: prior_selections, precision_scores, calibration selection_log_loss",
+        NESTED_PRIOR_SQL,
+    ),
 )
 
 VERSION_TABLE_SQL = """

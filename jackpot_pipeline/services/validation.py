@@ -3,8 +3,10 @@
 What the calibration and validation assets do, for a partition league × season S (the season
 everything is *applied to*), fitting only on the out-of-sample rows of seasons strictly before S:
 
-- ``partition_curves``: isotonic curves pooled over every league (applied) and the league's own
-  (stored for comparison), with the training window;
+- ``partition_curves``: the candidate isotonic curves (pooled over every league or the league's
+  own rows; every earlier season or the last ``CALIBRATION_WINDOWS``), with the training window
+  and, marked ``selected``, the one whose curves had the lowest out-of-sample log loss on the
+  league's earlier seasons (``curve_scores``, ``choose_curve``);
 - ``season_params`` + ``partition_sets``: set parameters fitted on every league's earlier
   rows (each calibrated by its own season's stored curve; pooling chosen and G stacked on
   the earlier seasons' out-of-sample forecasts), then sets A–G for every match of S as the
@@ -34,7 +36,7 @@ import pandas as pd
 from jackpot_pipeline.core.calibration import POOLED, CalibrationCurve, apply_calibration
 from jackpot_pipeline.core.calibration import fit_calibration as fit_curve
 from jackpot_pipeline.core.dixon_coles import single_thread_blas
-from jackpot_pipeline.core.metrics import encode_results
+from jackpot_pipeline.core.metrics import encode_results, log_loss
 from jackpot_pipeline.core.prediction_sets import (
     MEMBER_NAMES,
     SetInputs,
@@ -50,6 +52,10 @@ from jackpot_pipeline.settings import Settings
 
 #: Poolings of model and market compared, per season, on earlier seasons (nested choice).
 POOLINGS = ("log", "linear")
+#: Calibration training windows compared per season: every earlier season (None) or the last 3.
+CALIBRATION_WINDOWS: tuple[int | None, ...] = (None, 3)
+#: Candidate curves by (season applied to, training scope, window), shared across leagues.
+CurveCache = dict[tuple[str, str, int | None], tuple[CalibrationCurve, pd.DataFrame]]
 #: A ``WarehouseResource.connect``: a short-lived connection as a context manager.
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 #: The columns of ``calibration_curves`` shown in the asset's summary.
@@ -58,6 +64,7 @@ CURVE_SUMMARY = (
     "season",
     "scope",
     "selected",
+    "selection_log_loss",
     "n_samples",
     "trained_seasons",
     "trained_on_end",
@@ -89,50 +96,111 @@ def played_before(oos: pd.DataFrame, season: str) -> pd.DataFrame:
     return oos[(oos["season"] < season) & oos["result"].isin(["H", "D", "A"])]
 
 
-def partition_curves(
-    oos: pd.DataFrame, league: str, season: str, settings: Settings
-) -> list[dict[str, object]]:
-    """The pooled and the league's own curve for ``league`` × ``season`` (rows to store)."""
+def candidate_label(scope: str, window: int | None) -> str:
+    """Stored ``scope`` of a candidate curve: "pooled" or the league, "|last<k>" if windowed."""
+    return scope if window is None else f"{scope}|last{window}"
+
+
+def candidate_curves(
+    oos: pd.DataFrame, league: str, season: str, settings: Settings, cache: CurveCache
+) -> list[tuple[str, CalibrationCurve, pd.DataFrame]]:
+    """Every candidate curve for ``league`` × ``season`` with its training rows: for scope
+    pooled (every league's rows) and the league's own, for each of ``CALIBRATION_WINDOWS``,
+    fitted on the played rows of seasons strictly before ``season`` (pooled ones cached)."""
     earlier = played_before(oos, season)
+    out = []
+    for scope in (POOLED, league):
+        for window in CALIBRATION_WINDOWS:
+            key = (season, scope, window)
+            if key not in cache:
+                train = earlier if scope == POOLED else earlier[earlier["league"] == league]
+                if window is not None:
+                    train = train[train["season"].isin(sorted(train["season"].unique())[-window:])]
+                curve = fit_curve(
+                    store.probs_of(train),
+                    train["result"].to_numpy(),
+                    min_samples=settings.min_calibration_samples,
+                    scope=candidate_label(scope, window),
+                    trained_on_end=training_window(train)[1],
+                    n_bins=settings.calibration_bins,
+                )
+                cache[key] = (curve, train)
+            out.append((candidate_label(scope, window), *cache[key]))
+    return out
+
+
+def curve_scores(
+    oos: pd.DataFrame, league: str, settings: Settings, cache: CurveCache
+) -> pd.DataFrame:
+    """Out-of-sample 1X2 log loss of every candidate on each season T of the league: its curve
+    for T (fitted on seasons before T) applied to the league's played rows of T. Columns
+    season, scope (candidate label), n, log_loss."""
+    played = oos[(oos["league"] == league) & oos["result"].isin(["H", "D", "A"])]
     rows = []
-    for scope, train in ((POOLED, earlier), (league, earlier[earlier["league"] == league])):
-        start, end, span = training_window(train)
-        curve = fit_curve(
-            store.probs_of(train),
-            train["result"].to_numpy(),
-            min_samples=settings.min_calibration_samples,
-            scope=scope,
-            trained_on_end=end,
-            n_bins=settings.calibration_bins,
-        )
-        selected = (scope == POOLED) == (store.CALIBRATION_SCOPE == POOLED)
-        rows.append(store.curve_row(curve, league, season, selected, start, span))
+    for season, group in played.groupby("season"):
+        for label, curve, _ in candidate_curves(oos, league, str(season), settings, cache):
+            calibrated = apply_calibration(curve, store.probs_of(group))
+            loss = log_loss(calibrated, group["result"].to_numpy())
+            rows.append((season, label, len(group), loss))
+    return pd.DataFrame(rows, columns=["season", "scope", "n", "log_loss"])
+
+
+def choose_curve(scores: pd.DataFrame, season: str) -> tuple[str, dict[str, float]]:
+    """The candidate with the lowest mean log loss (weighted by matches) over the league's
+    seasons strictly before ``season`` (``curve_scores`` rows), with every candidate's score;
+    without any earlier season, ``store.CALIBRATION_SCOPE`` (pooled over every earlier
+    season). Ties go to the earlier candidate (pooled before own, all seasons before last k)."""
+    before = scores[scores["season"] < season]
+    if before.empty:
+        return store.CALIBRATION_SCOPE, {}
+    order = list(dict.fromkeys(before["scope"]))
+    total = (before["n"] * before["log_loss"]).groupby(before["scope"]).sum()
+    mean = (total / before.groupby("scope")["n"].sum()).reindex(order)
+    return str(mean.idxmin()), {label: float(v) for label, v in mean.items()}
+
+
+def partition_curves(
+    oos: pd.DataFrame,
+    league: str,
+    season: str,
+    settings: Settings,
+    scores: pd.DataFrame,
+    cache: CurveCache,
+) -> list[dict[str, object]]:
+    """Every candidate curve for ``league`` × ``season`` (rows to store), the one chosen by
+    ``choose_curve`` from the league's earlier seasons marked ``selected``."""
+    chosen, score = choose_curve(scores, season)
+    rows = []
+    for label, curve, train in candidate_curves(oos, league, season, settings, cache):
+        start, _, span = training_window(train)
+        row = store.curve_row(curve, league, season, label == chosen, start, span)
+        rows.append(row | {"selection_log_loss": score.get(label)})
     return rows
-
-
-def curve_league(row_league: str, partition_league: str) -> str:
-    """Whose stored curve calibrates a row: the partition's (pooled curves are the same for
-    every league) or the row's own league (league-scope curves)."""
-    return partition_league if store.CALIBRATION_SCOPE == POOLED else row_league
 
 
 def calibrate(
     rows: pd.DataFrame,
     curves: Mapping[tuple[str, str], CalibrationCurve],
-    partition_league: str,
 ) -> np.ndarray:
-    """Set A: each row's Dixon-Coles probabilities mapped by the curve of its season."""
+    """Set A: each row's Dixon-Coles probabilities mapped by the selected curve of its league
+    and season."""
     out = np.empty((len(rows), 3))
     groups = rows.groupby(["league", "season"]).indices if len(rows) else {}
-    for (league, season), index in groups.items():
-        key = (curve_league(league, partition_league), season)
-        if key not in curves:
-            raise LookupError(
-                f"no stored calibration curve for {key[0]} {season}: materialize "
-                "calibration_curves for that partition first"
-            )
-        out[index] = apply_calibration(curves[key], store.probs_of(rows.iloc[index]))
+    for key, index in groups.items():
+        out[index] = apply_calibration(_curve(curves, key), store.probs_of(rows.iloc[index]))
     return out
+
+
+def _curve(
+    curves: Mapping[tuple[str, str], CalibrationCurve], key: tuple[str, str]
+) -> CalibrationCurve:
+    """The selected curve of (league, season), or a clear error naming the missing partition."""
+    if key not in curves:
+        raise LookupError(
+            f"no stored calibration curve for {key[0]} {key[1]}: materialize "
+            "calibration_curves for that partition first"
+        )
+    return curves[key]
 
 
 def set_inputs(
@@ -140,7 +208,7 @@ def set_inputs(
 ) -> SetInputs:
     """Calibrated model, margin-free market and league of each row (index 0..n-1)."""
     return SetInputs(
-        calibrate(rows, curves, league),
+        calibrate(rows, curves),
         store.probs_of(rows, store.MARKET_COLUMNS),
         rows["league"].to_numpy(),
     )
@@ -229,15 +297,10 @@ def partition_sets(
     rows = oos[(oos["league"] == league) & (oos["season"] == season)].reset_index(drop=True)
     if rows.empty:
         return pd.DataFrame()
-    key = (curve_league(league, league), season)
-    if key not in curves:
-        raise LookupError(
-            f"no stored calibration curve for {key[0]} {season}: materialize "
-            "calibration_curves for that partition first"
-        )
+    curve = _curve(curves, (league, season))
     market = store.probs_of(rows, store.MARKET_COLUMNS)
     _, sets = forecaster.deliver(
-        store.probs_of(rows), market, rows["league"].to_numpy(), curves[key], params
+        store.probs_of(rows), market, rows["league"].to_numpy(), curve, params
     )
     frames = []
     for name, built in sets.items():
@@ -266,15 +329,24 @@ def partition_sets(
 
 
 def load_curves_for(
-    con: duckdb.DuckDBPyConnection, partition_league: str, leagues: Sequence[str]
+    con: duckdb.DuckDBPyConnection, oos: pd.DataFrame, settings: Settings
 ) -> dict[tuple[str, str], CalibrationCurve]:
-    """Stored curves of the chosen scope keyed by (league, season) as ``calibrate`` wants."""
-    owners = [partition_league] if store.CALIBRATION_SCOPE == POOLED else list(leagues)
-    return {
-        (owner, season): curve
-        for owner in owners
-        for season, curve in store.load_curves(con, owner, store.CALIBRATION_SCOPE).items()
-    }
+    """The selected curve of every (league, season) of ``oos``, keyed as ``calibrate`` wants:
+    the stored one, else (its partition not materialized yet, e.g. a league later in the run)
+    chosen and fitted in memory by the same rule, so a result never depends on the order in
+    which partitions run."""
+    curves: dict[tuple[str, str], CalibrationCurve] = {}
+    cache: CurveCache = {}
+    for league, group in oos.groupby("league"):
+        stored = store.load_curves(con, str(league))
+        missing = sorted(set(group["season"]) - set(stored))
+        scores = curve_scores(oos, str(league), settings, cache) if missing else None
+        for season in missing:
+            chosen, _ = choose_curve(scores, season)
+            candidates = candidate_curves(oos, str(league), season, settings, cache)
+            stored[season] = next(c for label, c, _ in candidates if label == chosen)
+        curves |= {(str(league), season): curve for season, curve in stored.items()}
+    return curves
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,19 +376,23 @@ def run_curves(
     settings: Settings,
     log: logging.Logger,
 ) -> pd.DataFrame:
-    """Fit and store both curve scopes of every partition; one summary row per curve."""
+    """Fit, choose and store the candidate curves of every partition; one summary row per
+    curve."""
     oos = load_run_oos(connect, by_league)
     summary = []
+    cache: CurveCache = {}
     with single_thread_blas():
         for league, seasons in by_league.items():
+            scores = curve_scores(oos[oos["season"] <= seasons[-1]], league, settings, cache)
             for season in seasons:
-                rows = partition_curves(oos, league, season, settings)
+                rows = partition_curves(oos, league, season, settings, scores, cache)
                 with writing(connect) as con:
                     store.store_curves(con, league, season, rows)
                 summary += [{key: row[key] for key in CURVE_SUMMARY} for row in rows]
+                chosen = next(row for row in rows if row["selected"])
                 log.info(
-                    f"{league} {season}: curves trained on {rows[0]['n_samples']} pooled / "
-                    f"{rows[1]['n_samples']} own rows up to {rows[0]['trained_on_end']}"
+                    f"{league} {season}: calibration {chosen['scope']} chosen "
+                    f"(trained on {chosen['n_samples']} rows up to {chosen['trained_on_end']})"
                 )
     return pd.DataFrame(summary)
 
@@ -330,14 +406,13 @@ def run_prediction_sets(
     """Fit and store the set parameters and the sets of every partition; one summary row per
     partition for each (parameters, sets)."""
     oos = load_run_oos(connect, by_league)
-    leagues = sorted(oos["league"].unique())
     param_rows, set_rows = [], []
     shared: dict[str, dict[str, SeasonParams]] = {}  # pooled scopes: the same for every league
-    pooled = store.PARAMS_SCOPE == POOLED and store.CALIBRATION_SCOPE == POOLED
+    pooled = store.PARAMS_SCOPE == POOLED  # each row calibrated by its own league's curve
     with single_thread_blas():
         for league, seasons in by_league.items():
             with connect() as con:
-                curves = load_curves_for(con, league, leagues)
+                curves = load_curves_for(con, oos, settings)
             rows = oos[oos["season"] <= seasons[-1]]
             if not pooled or seasons[-1] not in shared:
                 shared[seasons[-1]] = season_params(rows, league, curves, settings)

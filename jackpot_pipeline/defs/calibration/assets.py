@@ -81,9 +81,10 @@ def calibration_curves(
     settings: SettingsResource,
 ) -> dg.MaterializeResult:
     """Isotonic calibration maps (home, draw, away) for the season, fitted on the
-    out-of-sample predictions of strictly earlier seasons: pooled over every league (applied)
-    and the league's own (stored for comparison), with the training window."""
-    from jackpot_pipeline.services import calibration_store, validation
+    out-of-sample predictions of strictly earlier seasons: every candidate (pooled over every
+    league or the league's own; all earlier seasons or the last 3) with its training window,
+    the one with the lowest out-of-sample log loss on the league's earlier seasons selected."""
+    from jackpot_pipeline.services import validation
 
     options = settings.settings()
     todo = incremental.stale_partitions(context, warehouse_db, "calibration_curves", options)
@@ -91,16 +92,18 @@ def calibration_curves(
     incremental.record_done(context, warehouse_db, todo)
 
     def describe(rows: list[Mapping[str, Any]]) -> dict[str, Any]:
+        chosen = next(row for row in rows if row["selected"])
         metadata: dict[str, Any] = {
             "dagster/row_count": len(rows),
-            "chosen_scope": calibration_store.CALIBRATION_SCOPE,
+            "chosen_scope": chosen["scope"],
+            "candidate_log_loss": dg.MetadataValue.json(
+                {row["scope"]: scalar(row["selection_log_loss"]) for row in rows}
+            ),
         }
-        for row in rows:
-            scope = "pooled" if row["scope"] == calibration_store.CALIBRATION_SCOPE else "own"
-            metadata |= {
-                f"{scope}/{key}": scalar(row[key])
-                for key in ("n_samples", "trained_seasons", "trained_on_end", "is_identity")
-            }
+        metadata |= {
+            f"chosen/{key}": scalar(chosen[key])
+            for key in ("n_samples", "trained_seasons", "trained_on_end", "is_identity")
+        }
         return metadata
 
     publish_rows(context, todo.by_league, "calibration_curves", table.to_dict("records"), describe)

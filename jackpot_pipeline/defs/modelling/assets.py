@@ -164,7 +164,8 @@ def dixon_coles(
         with warehouse_db.connect() as con:
             matches = model_store.load_matches(con, [league], seasons[-1])
             others = model_store.load_scores(con, exclude_league=league)
-        walk = model_store.walk_league(matches, others) if len(matches) else None
+            other_precisions = model_store.load_precision_scores(con, exclude_league=league)
+        walk = model_store.walk_league(matches, others, other_precisions) if len(matches) else None
         for season in seasons:
             key = partition_key(league, season)
             if walk is None or not (matches["season"] == season).any():
@@ -190,11 +191,13 @@ def dixon_coles(
                     "dagster/row_count": int(row["predicted"]),
                     "log_loss_1x2": row["log_loss"],
                     "xi": row["xi"],
+                    "prior_precision": row["precision"],
                 },
             )
             context.log.info(
                 f"{league} {season}: {row['predicted']} OOS predictions by {row['models']} "
-                f"stored fits, ξ={row['xi']}, log loss {row['log_loss']}"
+                f"stored fits, ξ={row['xi']}, prior precision {row['precision']}, "
+                f"log loss {row['log_loss']}"
             )
     incremental.record_done(context, warehouse_db, todo)
     yield dg.MaterializeResult(asset_key="dixon_coles_models")
@@ -202,7 +205,8 @@ def dixon_coles(
 
 
 def model_metadata(walk: "SelectedWalk", league: str, season: str) -> dict[str, Any]:
-    """One season's models: how many refits, the ξ choice with the grid's scores, the last
+    """One season's models: how many refits, the ξ and prior-precision choices with their
+    grids' scores (each from earlier seasons only), the newcomer prior centre, the last
     refit's ρ, home advantage, convergence and versions, and its team ratings."""
     fits = [fit for fit in walk.fits if fit.season == season]
     selection = next((s for s in walk.selections if s.season == season), None)
@@ -216,7 +220,19 @@ def model_metadata(walk: "SelectedWalk", league: str, season: str) -> dict[str, 
         metadata["xi_scores"] = dg.MetadataValue.json(
             {f"{xi:g}": round(score, 6) for xi, score in selection.scores}
         )
+    precision = next((s for s in walk.precision_selections if s.season == season), None)
+    if precision is not None:
+        metadata["prior_precision"] = float(precision.precision)
+        metadata["prior_precision_scores"] = dg.MetadataValue.json(
+            {f"{p:g}": round(score, 6) for p, score in precision.scores}
+        )
     if fits:
+        prior = fits[0].params.prior
+        metadata |= {
+            "newcomer_attack": round(float(prior.newcomer_attack), 6),
+            "newcomer_defence": round(float(prior.newcomer_defence), 6),
+            "newcomer_seasons": len(fits[0].offsets),
+        }
         last = fits[-1]
         params = last.params
         metadata |= {
