@@ -167,10 +167,13 @@ def oos_frame(slice_: Slice) -> pd.DataFrame:
 
 def test_curves_are_stored_per_partition_and_scope_with_their_window(built: Slice) -> None:
     curves = built.query("SELECT * FROM calibration_curves ORDER BY league, season, scope")
-    assert len(curves) == len(LEAGUES) * len(SEASONS) * 4
+    assert len(curves) == len(LEAGUES) * len(SEASONS) * 5
     labels = {"pooled", *LEAGUES}
-    assert set(curves["scope"]) == labels | {f"{label}|last3" for label in labels}
+    assert set(curves["scope"]) == labels | {f"{label}|last3" for label in labels} | {"none"}
+    none = curves[curves["scope"] == "none"]  # no calibration: a candidate, no rows
+    assert none["is_identity"].all() and (none["n_samples"] == 0).all()
     assert curves.groupby(["league", "season"])["selected"].sum().eq(1).all()
+    curves = curves[curves["scope"] != "none"]
     first = curves[curves["season"] == SEASONS[0]]
     assert first["is_identity"].all() and first["trained_on_end"].isna().all()
     assert (first.loc[first["selected"], "scope"] == store.CALIBRATION_SCOPE).all()
@@ -208,6 +211,12 @@ def test_the_selected_curve_scored_best_on_the_leagues_earlier_seasons(built: Sl
     played = oos[oos["result"].notna()]
 
     def loss(league: str, label: str, season: str) -> tuple[int, float]:
+        rows = played[(played["league"] == league) & (played["season"] == season)]
+        if label == "none":  # the model's own probabilities
+            observed = store.probs_of(rows)[
+                np.arange(len(rows)), encode_results(rows["result"].to_numpy())
+            ]
+            return len(rows), float(-np.log(observed).mean())
         scope, _, window = label.partition("|last")
         train = played[played["season"] < season]
         if scope != "pooled":
@@ -233,7 +242,7 @@ def test_the_selected_curve_scored_best_on_the_leagues_earlier_seasons(built: Sl
             expected[label] = sum(n * v for n, v in scored) / sum(n for n, _ in scored)
         stored = dict(zip(group["scope"], group["selection_log_loss"], strict=True))
         assert stored == pytest.approx(expected, abs=1e-12)
-        order = ["pooled", "pooled|last3", league, f"{league}|last3"]  # ties: the earlier
+        order = ["pooled", "pooled|last3", league, f"{league}|last3", "none"]  # ties: earlier
         best = min(order, key=lambda label: (expected[label], order.index(label)))
         assert group.loc[group["selected"], "scope"].item() == best
 

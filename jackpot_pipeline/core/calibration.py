@@ -35,6 +35,8 @@ from jackpot_pipeline.core.metrics import (
 CLIP_EPS = 1e-4
 DEFAULT_MIN_SAMPLES = 30
 POOLED = "pooled"
+#: Scope of the identity map chosen as a candidate ("no calibration"), not a fallback.
+NO_CALIBRATION = "none"
 PROB_COLUMNS = ("p_home", "p_draw", "p_away")
 
 Scope = Literal["pooled", "league"]
@@ -102,6 +104,20 @@ def isotonic_breakpoints(
     starts = result.blocks[:-1]
     centres = np.add.reduceat(w * xs, starts) / np.add.reduceat(w, starts)
     return centres, result.x[starts]
+
+
+def no_calibration(
+    trained_on_end: date | None = None, n_bins: int = DEFAULT_BINS
+) -> CalibrationCurve:
+    """The identity map as a deliberate choice (scope :data:`NO_CALIBRATION`, no rows), made
+    with the information up to ``trained_on_end``."""
+    return fit_calibration(
+        np.empty((0, 3)),
+        np.empty(0, dtype=object),
+        scope=NO_CALIBRATION,
+        trained_on_end=trained_on_end,
+        n_bins=n_bins,
+    )
 
 
 def fit_calibration(

@@ -60,7 +60,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from jackpot_pipeline.core.calibration import CalibrationCurve
+from jackpot_pipeline.core.calibration import NO_CALIBRATION, CalibrationCurve
 from jackpot_pipeline.core.coupon import CouponFixture, ParsedCoupon, Resolve, parse_coupon_bytes
 from jackpot_pipeline.core.decision_market import DECISION_SOURCES, choose_market
 from jackpot_pipeline.core.dixon_coles import DixonColesParams, predict
@@ -635,13 +635,18 @@ def _fixture_row(
     return row, sets
 
 
+def uncalibrated(curve: CalibrationCurve | None) -> bool:
+    """No curve, or the identity for want of rows (not the identity chosen by validation)."""
+    return curve is None or (curve.is_identity and curve.scope != NO_CALIBRATION)
+
+
 def _fixture_flags(
     plan: FixturePlan, params: DixonColesParams, forecast: Any, has_market: bool
 ) -> list[str]:
     """Why a fixture's numbers deserve a second look."""
     fixture = plan.fixture
     checks = [
-        ("uncalibrated", plan.calibration is None or plan.calibration.is_identity),
+        ("uncalibrated", uncalibrated(plan.calibration)),
         ("default_set_params", plan.set_params_default),
         ("no_market_odds", not has_market),
         ("market_from_odds_snapshot", (plan.market_source or "").startswith(ODDS_SNAPSHOT)),

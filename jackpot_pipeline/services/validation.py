@@ -33,7 +33,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from jackpot_pipeline.core.calibration import POOLED, CalibrationCurve, apply_calibration
+from jackpot_pipeline.core.calibration import (
+    NO_CALIBRATION,
+    POOLED,
+    CalibrationCurve,
+    apply_calibration,
+    no_calibration,
+)
 from jackpot_pipeline.core.calibration import fit_calibration as fit_curve
 from jackpot_pipeline.core.dixon_coles import single_thread_blas
 from jackpot_pipeline.core.metrics import encode_results, log_loss
@@ -106,7 +112,8 @@ def candidate_curves(
 ) -> list[tuple[str, CalibrationCurve, pd.DataFrame]]:
     """Every candidate curve for ``league`` × ``season`` with its training rows: for scope
     pooled (every league's rows) and the league's own, for each of ``CALIBRATION_WINDOWS``,
-    fitted on the played rows of seasons strictly before ``season`` (pooled ones cached)."""
+    fitted on the played rows of seasons strictly before ``season`` (pooled ones cached), and
+    no calibration at all (the identity, last: ties go to a fitted curve)."""
     earlier = played_before(oos, season)
     out = []
     for scope in (POOLED, league):
@@ -126,6 +133,8 @@ def candidate_curves(
                 )
                 cache[key] = (curve, train)
             out.append((candidate_label(scope, window), *cache[key]))
+    identity = no_calibration(training_window(earlier)[1], settings.calibration_bins)
+    out.append((NO_CALIBRATION, identity, earlier.iloc[:0]))
     return out
 
 
