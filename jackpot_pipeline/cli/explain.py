@@ -171,6 +171,8 @@ def _steps_table(explained: dict[str, Any], terminal: bool) -> Any:
         f"{calibration['version']} ({curve.get('scope')} curve to "
         f"{curve.get('trained_on_end')}, n={curve.get('n_samples') or 0:,})"
         if calibration["calibrated"]
+        else f"{calibration['version']}: none (scored best on earlier seasons)"
+        if curve.get("scope") == "none"
         else f"{calibration['version']}: identity (no curve)"
     )
     grid.add_row("calibrated", *_pcts(calibration["after"]), cal_from)
