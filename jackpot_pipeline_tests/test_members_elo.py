@@ -125,7 +125,8 @@ def test_as_of_rates_each_row_with_only_results_before_its_decision_day() -> Non
     typed = matches.astype({"home_goals": "Int64", "away_goals": "Int64"})
     for i in range(0, len(matches), 37):
         known = typed[days < first[i]]
-        row = typed.iloc[[i]].assign(home_goals=pd.NA, away_goals=pd.NA)
+        unplayed = pd.array([pd.NA], dtype="Int64")
+        row = typed.iloc[[i]].assign(home_goals=unplayed, away_goals=unplayed)
         oracle = elo.pre_match_differences(pd.concat([known, row], ignore_index=True))[-1]
         assert frozen[i] == pytest.approx(oracle, abs=1e-9)
     assert not np.allclose(frozen, elo.pre_match_differences(matches))
