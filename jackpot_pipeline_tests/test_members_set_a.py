@@ -51,3 +51,12 @@ def test_stack_set_a_selects_pools_and_calibrates_out_of_sample() -> None:
     weights = stacked.weights[SEASONS[-1]]
     assert weights.n_train == int((~last).sum())
     assert max(weights.weights) == weights.weights[weights.members.index("odds_ratings")]
+
+
+def test_the_dixon_coles_member_is_the_pipelines_nested_walk() -> None:
+    """The benchmark's Dixon-Coles member: the league's nested walk-forward predictions."""
+    history = _history()
+    dc = members.dixon_coles_forecasts(history, ["E0"])
+    assert set(dc["member"]) == {"dc"} and len(dc) > 2 * 380
+    assert dc["match_id"].isin(history["match_id"]).all()
+    np.testing.assert_allclose(dc[["p_home", "p_draw", "p_away"]].sum(axis=1), 1.0)

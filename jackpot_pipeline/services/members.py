@@ -239,7 +239,7 @@ def dixon_coles_forecasts(history: pd.DataFrame, leagues: Sequence[str]) -> pd.D
     frames = []
     for league in leagues:
         matches = history.loc[history["league"] == league, list(DC_MATCH_COLUMNS)]
-        predictions, _ = walk_forward_selected(matches)
+        predictions = walk_forward_selected(matches).predictions
         frames.append(predictions[["match_id", "p_home", "p_draw", "p_away"]].assign(member="dc"))
     return pd.concat(frames, ignore_index=True)
 
