@@ -19,8 +19,9 @@ validation, ``jackpot predict`` and the inbox runs alike:
    then every set A–G with the season's parameters (``core.prediction_sets``), both fitted
    on earlier seasons only.
 
-Other goal models (issue 13) join as members of set A at piece 1: anything with
-``fit``/``predict`` producing raw 1X2 per fixture feeds :func:`deliver` unchanged.
+Set A's other members join at piece 1 (:func:`member_inputs`): the odds ratings and Elo of
+the fixture, fitted as the member stage fits them for the same block, pooled with the
+Dixon-Coles forecast by the season's stack choice (``services.stack``) before piece 3.
 """
 
 from __future__ import annotations
@@ -272,75 +273,80 @@ def member_inputs(
 ) -> list[MemberInputs]:
     """:class:`MemberInputs` of fixtures (league, decision day, home id, away id, Dixon-Coles
     model): each member fitted as the walk fits it for the same block — as of the model's as-of
-    day on the same window, with the results known on the decision day."""
-    out = []
+    day on the same window, with the results known on the decision day. Fixtures sharing a
+    league, decision day and season share one history read, one Elo walk and, per block, one
+    odds-ratings fit."""
+    groups: dict[tuple[str, date, str], list[int]] = {}
+    for i, (league, day, _, _, block) in enumerate(requests):
+        groups.setdefault((league, day, block.season), []).append(i)
+    out: dict[int, MemberInputs] = {}
     choices: dict[str, StackChoice] = {}
-    histories: dict[tuple[str, str], pd.DataFrame] = {}
-    for league, day, home, away, block in requests:
-        season = block.season
+    for (league, day, season), rows in groups.items():
         if season not in choices:
             choices[season] = stack_service.choice_for(con, season)
         choice = choices[season]
-        if (league, season) not in histories:
-            divisions = [league, *members.linked_divisions(league)]
-            histories[(league, season)] = members.warehouse_history(con, divisions, season)
-        history = histories[(league, season)]
+        divisions = [league, *members.linked_divisions(league)]
+        history = members.warehouse_history(con, divisions, season)
         known = history[history["match_date"] < pd.Timestamp(day)]
-        as_of = pd.Timestamp(block.params.as_of)
-        out.append(
-            MemberInputs(
-                choice,
-                _odds_member(known, league, choice.odds_variant, block, home, away),
-                _elo_member(con, known, league, season, as_of, home, away),
-            )
-        )
+        fixtures = [requests[i] for i in rows]
+        rated = _elo_members(con, known, league, season, fixtures)
+        odds = _odds_members(known, league, choice.odds_variant, fixtures)
+        for j, i in enumerate(rows):
+            out[i] = MemberInputs(choice, odds[j], rated[j])
+    return [out[i] for i in range(len(requests))]
+
+
+def _odds_members(
+    known: pd.DataFrame,
+    league: str,
+    variant: str,
+    fixtures: Sequence[tuple[str, date, str, str, BlockFit]],
+) -> np.ndarray:
+    """The odds-ratings variant's 1X2 (n, 3) of ``fixtures``, one fit per distinct block."""
+    spec = next(s for s in members.PIPELINE_SPECS if s.name == variant)
+    history = History.from_frame(known, members.MARKET_TARGETS)
+    division = history.divisions.index(league)
+    fits = {}
+    out = np.empty((len(fixtures), 3))
+    with single_thread_blas():
+        for j, (_, _, home, away, block) in enumerate(fixtures):
+            if block.model_id not in fits:
+                as_of = to_day(block.params.as_of)
+                fits[block.model_id] = fit_member(history, spec, as_of, int(block.since))
+            out[j] = fits[block.model_id].predict(np.array([home]), np.array([away]), division)[0]
     return out
 
 
-def _odds_member(
-    known: pd.DataFrame, league: str, variant: str, block: BlockFit, home: str, away: str
-) -> np.ndarray:
-    spec = next(s for s in members.PIPELINE_SPECS if s.name == variant)
-    history = History.from_frame(known, members.MARKET_TARGETS)
-    with single_thread_blas():
-        fit = fit_member(history, spec, to_day(block.params.as_of), int(block.since))
-    return fit.predict(np.array([home]), np.array([away]), history.divisions.index(league))[0]
-
-
-def _elo_member(
+def _elo_members(
     con: duckdb.DuckDBPyConnection,
     known: pd.DataFrame,
     league: str,
     season: str,
-    as_of: pd.Timestamp,
-    home: str,
-    away: str,
+    fixtures: Sequence[tuple[str, date, str, str, BlockFit]],
 ) -> np.ndarray:
-    """Elo as the member stage rates it: earlier matches as of their blocks' as-of days (the
-    stored walk's), the fixture as of its model's."""
+    """Elo's 1X2 (n, 3) of ``fixtures`` as the member stage rates them, in one walk: earlier
+    matches as of their blocks' as-of days (the stored walk's), each fixture as of its
+    model's."""
     own = known[known["league"] == league]
-    blocks = dict(
-        con.execute("SELECT match_id, as_of FROM oos_predictions WHERE league = ?", [league])
-        .df()
-        .itertuples(index=False, name=None)
-    )
-    rows = own.assign(as_of=pd.to_datetime(own["match_id"].map(blocks)).fillna(own["match_date"]))
-    fixture = pd.DataFrame(
+    blocks = con.execute(
+        "SELECT match_id, as_of FROM oos_predictions WHERE league = ?", [league]
+    ).df()
+    as_of = own["match_id"].map(blocks.set_index("match_id")["as_of"])
+    rows = own.assign(as_of=pd.to_datetime(as_of).fillna(own["match_date"]))
+    days = [pd.Timestamp(block.params.as_of) for *_, block in fixtures]
+    unplayed = pd.DataFrame(
         {
-            "match_id": ["fixture"],
-            "league": [league],
-            "season": [season],
-            "match_date": [as_of],
-            "home_team_id": [home],
-            "away_team_id": [away],
-            "home_goals": [np.nan],
-            "away_goals": [np.nan],
-            "as_of": [as_of],
+            "match_id": [f"fixture-{j}" for j in range(len(fixtures))],
+            "league": league,
+            "season": season,
+            "match_date": days,
+            "home_team_id": [home for _, _, home, _, _ in fixtures],
+            "away_team_id": [away for _, _, _, away, _ in fixtures],
+            "home_goals": np.nan,
+            "away_goals": np.nan,
+            "as_of": days,
         }
     )
-    frame = pd.concat([rows.astype({"home_goals": float, "away_goals": float}), fixture])
-    return (
-        elo.walk_forward(frame.reset_index(drop=True))
-        .iloc[-1][["p_home", "p_draw", "p_away"]]
-        .to_numpy(float)
-    )
+    frame = pd.concat([rows.astype({"home_goals": float, "away_goals": float}), unplayed])
+    probs = elo.walk_forward(frame.reset_index(drop=True))
+    return probs.iloc[len(rows) :][["p_home", "p_draw", "p_away"]].to_numpy(float)
