@@ -150,30 +150,22 @@ def member_probs(con: duckdb.DuckDBPyConnection, oos: pd.DataFrame) -> dict[str,
     """The members' out-of-sample forecasts of ``oos``'s matches (NaN where absent): the
     Dixon-Coles walk, the odds-ratings variant each season applied, Elo, and the stack (the
     model forecast of ``oos`` itself)."""
-    ids = oos["match_id"].tolist()
-    empty = pd.DataFrame(columns=["match_id", "member", *store.SET_COLUMNS])
-    marks = ", ".join("?" for _ in ids)
-    dc = (
-        con.execute(
-            f"SELECT match_id, p_home, p_draw, p_away FROM oos_predictions "
-            f"WHERE match_id IN ({marks})",
-            ids,
-        ).df()
-        if ids
-        else empty
-    )
-    long = (
-        con.execute(
-            "SELECT p.match_id, CASE WHEN p.member = c.odds_variant THEN ? ELSE p.member END "
-            "AS member, p.p_home, p.p_draw, p.p_away FROM member_predictions p "
+    con.register("wanted", oos[["match_id"]])
+    members = "member_predictions" if warehouse.table_exists(con, "stack_choices") else None
+    long = con.execute(
+        f"SELECT match_id, '{DIXON_COLES}' AS member, p_home, p_draw, p_away "
+        "FROM oos_predictions JOIN wanted USING (match_id)"
+        + (
+            ""
+            if members is None
+            else " UNION ALL SELECT p.match_id, CASE WHEN p.member = c.odds_variant "
+            f"THEN '{ODDS_RATINGS}' ELSE p.member END, p.p_home, p.p_draw, p.p_away "
+            f"FROM {members} p JOIN wanted USING (match_id) "
             "LEFT JOIN stack_choices c ON c.season = p.season "
-            f"WHERE p.match_id IN ({marks}) AND (p.member = ? OR p.member = c.odds_variant)",
-            [ODDS_RATINGS, *ids, ELO],
-        ).df()
-        if ids and warehouse.table_exists(con, "stack_choices")
-        else empty
-    )
-    long = pd.concat([long, dc.assign(member=DIXON_COLES)], ignore_index=True)
+            f"WHERE p.member = '{ELO}' OR p.member = c.odds_variant"
+        )
+    ).df()
+    con.unregister("wanted")
     out = {STACK: store.probs_of(oos)}
     for name in (DIXON_COLES, ODDS_RATINGS, ELO):
         rows = long[long["member"] == name].set_index("match_id")
