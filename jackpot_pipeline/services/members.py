@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager
@@ -417,5 +419,26 @@ def _walk_leagues(histories: Mapping[str, pd.DataFrame]) -> list[pd.DataFrame]:
     workers = min(len(histories), os.cpu_count() or 1)
     if workers <= 1:
         return [league_members(history, league) for league, history in histories.items()]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         return list(pool.map(league_members, histories.values(), histories.keys()))
+
+
+PARENT_CHECK_SECONDS = 1.0
+
+
+def exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this process once ``parent`` is gone (a ``kill -9`` of the run
+    would otherwise leave its workers waiting forever), checked every
+    :data:`PARENT_CHECK_SECONDS` by a daemon thread."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
